@@ -1,0 +1,361 @@
+"""Q-networks for fsrl's DQN and their export format for the edge.
+
+:func:`build_q_network` returns an ``nn.Module`` whose ``forward`` takes a batch — a
+``Tensor`` or a ``dict[str, Tensor]`` keyed like the observation space — and returns
+Q-values ``[B, A]``. When the observation carries ``action_mask`` (``[B, A]``, nonzero
+= valid), invalid actions get ``-inf``, so ``argmax`` picks valid actions only and a
+target ``max`` runs over valid next actions.
+
+Architectures (``model.arch``):
+
+* ``mlp_dueling`` — Box observation, flattened (a Dict observation: its keys other
+  than ``action_mask`` flattened and concatenated in sorted key order); a ReLU torso,
+  value and advantage heads, ``Q = V + A - mean(A)``.
+* ``cnn_dueling`` — ``[C, H, W]`` grid (uint8 or float; scaled by ``input_scale``),
+  ReLU conv layers, then the same dueling MLP.
+* ``candidate_scorer`` — Dict observation with ``candidate_features [A, F]`` float32
+  and ``action_mask [A]``; one shared MLP scores each candidate: ``Q_i = f(x_i)``.
+* ``auto`` — picked from the observation space by :func:`resolve_arch`.
+
+Export for the edge (:func:`export_for_edge`): tensors are the module's own
+``state_dict`` as float32 numpy arrays, named
+
+* ``torso.{i}.weight`` ``[out, in]`` and ``torso.{i}.bias`` ``[out]`` — i-th Linear of the
+  torso, each followed by ReLU (``candidate_scorer``: the scorer's layers, applied
+  to every candidate row);
+* ``value.{j}.*`` and ``advantage.{j}.*`` — the heads' Linear layers, ReLU between
+  them and none after the last (``mlp_dueling``/``cnn_dueling``); the last layer of
+  ``value`` has 1 output, of ``advantage`` ``num_actions``;
+* ``conv.{k}.weight`` ``[out_c, in_c, kh, kw]``, ``conv.{k}.bias`` — ``cnn_dueling`` only,
+  stride ``cnn_strides[k]``, no padding, each followed by ReLU, then flattened in C,H,W
+  order into the torso;
+* ``head.weight`` ``[1, last]``, ``head.bias`` — ``candidate_scorer``'s score layer.
+
+``metadata`` (``dict[str, str]``, JSON-encoded values) holds ``arch``, ``num_actions``,
+``obs_shape``/``obs_keys``, ``hidden_sizes``, ``head_hidden_size``, ``input_scale``,
+``activation`` (``relu``) and the CNN lists — everything needed to rebuild the
+network without torch (``robot_edge`` does a numpy forward pass of ``mlp_dueling``):
+``x = obs.reshape(-1) * input_scale; for each torso layer: x = relu(W @ x + b)``; the
+heads likewise; ``q = v + a - a.mean()``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+logger = logging.getLogger(__name__)
+
+ARCHS = ("mlp_dueling", "cnn_dueling", "candidate_scorer")
+MASK_KEY = "action_mask"
+CANDIDATES_KEY = "candidate_features"
+
+Obs = Tensor | Mapping[str, Tensor]
+
+
+def _get(cfg: Any, name: str, default: Any = None) -> Any:
+    if isinstance(cfg, Mapping):
+        return cfg.get(name, default)
+    return getattr(cfg, name, default)
+
+
+def resolve_arch(arch: str, obs_space: gym.Space) -> str:
+    """The concrete architecture for ``arch`` (``auto`` is decided by the observation space)."""
+    if arch != "auto":
+        if arch not in ARCHS:
+            raise ValueError(f"model.arch={arch!r} is unknown: must be one of {ARCHS} or 'auto'")
+        return arch
+    if isinstance(obs_space, gym.spaces.Dict) and CANDIDATES_KEY in obs_space.spaces:
+        return "candidate_scorer"
+    if isinstance(obs_space, gym.spaces.Box) and len(obs_space.shape) == 3:
+        return "cnn_dueling"
+    return "mlp_dueling"
+
+
+def _mlp(sizes: Sequence[int]) -> nn.ModuleList:
+    return nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+
+
+def _run(layers: nn.ModuleList, x: Tensor, relu_last: bool) -> Tensor:
+    for i, layer in enumerate(layers):
+        x = layer(x)
+        if relu_last or i < len(layers) - 1:
+            x = torch.relu(x)
+    return x
+
+
+def _flat_keys(obs_space: gym.Space) -> list[str]:
+    if isinstance(obs_space, gym.spaces.Dict):
+        return sorted(k for k in obs_space.spaces if k != MASK_KEY)
+    return []
+
+
+def _flat_dim(obs_space: gym.Space) -> int:
+    if isinstance(obs_space, gym.spaces.Dict):
+        return int(sum(np.prod(obs_space.spaces[k].shape) for k in _flat_keys(obs_space)))
+    if obs_space.shape is None:
+        raise ValueError(f"observation space {obs_space} has no shape")
+    return int(np.prod(obs_space.shape))
+
+
+class QNetwork(nn.Module):
+    """Base of fsrl's Q-networks: ``forward(obs) -> Q [B, A]`` with action masking."""
+
+    arch: str = ""
+
+    def __init__(self, num_actions: int, input_scale: float) -> None:
+        super().__init__()
+        self.num_actions = int(num_actions)
+        self.input_scale = float(input_scale)
+        self.meta: dict[str, Any] = {}
+
+    def q_values(self, obs: Obs) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(self, obs: Obs) -> Tensor:
+        q = self.q_values(obs)
+        if isinstance(obs, Mapping) and MASK_KEY in obs:
+            mask = obs[MASK_KEY].to(q.device).bool()
+            q = q.masked_fill(~mask, float("-inf"))
+        return q
+
+    def _scaled(self, x: Tensor) -> Tensor:
+        x = x.float()
+        return x * self.input_scale if self.input_scale != 1.0 else x
+
+
+class MLPDuelingQ(QNetwork):
+    """Flattened observation → ReLU torso → dueling heads ``Q = V + A - mean(A)``."""
+
+    arch = "mlp_dueling"
+
+    def __init__(
+        self,
+        obs_space: gym.Space,
+        num_actions: int,
+        hidden_sizes: Sequence[int],
+        head_hidden_size: int = 0,
+        input_scale: float = 1.0,
+    ) -> None:
+        super().__init__(num_actions, input_scale)
+        self.obs_keys = _flat_keys(obs_space)
+        in_dim = _flat_dim(obs_space)
+        hidden = [int(h) for h in hidden_sizes]
+        self.torso = _mlp([in_dim, *hidden])
+        head = [head_hidden_size] if head_hidden_size else []
+        self.value = _mlp([hidden[-1], *head, 1])
+        self.advantage = _mlp([hidden[-1], *head, num_actions])
+        self.meta = {
+            "obs_shape": [in_dim] if self.obs_keys else list(obs_space.shape or ()),
+            "obs_keys": self.obs_keys,
+            "hidden_sizes": hidden,
+            "head_hidden_size": int(head_hidden_size),
+        }
+
+    def features(self, obs: Obs) -> Tensor:
+        if isinstance(obs, Mapping):
+            parts = [obs[k].flatten(1).float() for k in self.obs_keys]
+            x = torch.cat(parts, dim=1)
+        else:
+            x = obs.flatten(1)
+        return _run(self.torso, self._scaled(x), relu_last=True)
+
+    def dueling(self, h: Tensor) -> Tensor:
+        v = _run(self.value, h, relu_last=False)
+        a = _run(self.advantage, h, relu_last=False)
+        return v + a - a.mean(dim=1, keepdim=True)
+
+    def q_values(self, obs: Obs) -> Tensor:
+        return self.dueling(self.features(obs))
+
+
+class CNNDuelingQ(MLPDuelingQ):
+    """``[C, H, W]`` grid → ReLU convs → flatten → dueling MLP."""
+
+    arch = "cnn_dueling"
+
+    def __init__(
+        self,
+        obs_space: gym.Space,
+        num_actions: int,
+        channels: Sequence[int],
+        kernel_sizes: Sequence[int],
+        strides: Sequence[int],
+        hidden_sizes: Sequence[int],
+        head_hidden_size: int = 0,
+        input_scale: float = 1.0,
+    ) -> None:
+        if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 3:
+            raise ValueError(f"cnn_dueling needs a [C, H, W] Box observation, got {obs_space}")
+        c, h, w = (int(x) for x in obs_space.shape)
+        convs = []
+        in_c = c
+        for out_c, k, s in zip(channels, kernel_sizes, strides, strict=True):
+            convs.append(nn.Conv2d(in_c, int(out_c), int(k), int(s)))
+            h, w = (h - int(k)) // int(s) + 1, (w - int(k)) // int(s) + 1
+            if h <= 0 or w <= 0:
+                raise ValueError(
+                    f"cnn_dueling: grid {tuple(obs_space.shape)} too small for kernels "
+                    f"{list(kernel_sizes)} / strides {list(strides)}"
+                )
+            in_c = int(out_c)
+        flat_space = gym.spaces.Box(-np.inf, np.inf, (in_c * h * w,), np.float32)
+        super().__init__(flat_space, num_actions, hidden_sizes, head_hidden_size, input_scale)
+        self.conv = nn.ModuleList(convs)
+        self.meta.update(
+            obs_shape=[int(x) for x in obs_space.shape],
+            cnn_channels=[int(x) for x in channels],
+            cnn_kernel_sizes=[int(x) for x in kernel_sizes],
+            cnn_strides=[int(x) for x in strides],
+        )
+
+    def q_values(self, obs: Obs) -> Tensor:
+        x = obs["obs"] if isinstance(obs, Mapping) else obs
+        x = self._scaled(x)
+        for conv in self.conv:
+            x = torch.relu(conv(x))
+        h = _run(self.torso, x.flatten(1), relu_last=True)
+        return self.dueling(h)
+
+
+class CandidateScorerQ(QNetwork):
+    """Scores each candidate row of ``candidate_features [B, A, F]`` with one shared MLP."""
+
+    arch = "candidate_scorer"
+
+    def __init__(
+        self,
+        obs_space: gym.Space,
+        num_actions: int,
+        hidden_sizes: Sequence[int],
+        input_scale: float = 1.0,
+    ) -> None:
+        super().__init__(num_actions, input_scale)
+        if not isinstance(obs_space, gym.spaces.Dict) or CANDIDATES_KEY not in obs_space.spaces:
+            raise ValueError(
+                f"candidate_scorer needs a Dict observation with {CANDIDATES_KEY!r}, got {obs_space}"
+            )
+        shape = obs_space.spaces[CANDIDATES_KEY].shape
+        if shape is None or len(shape) != 2 or int(shape[0]) != num_actions:
+            raise ValueError(
+                f"candidate_scorer: {CANDIDATES_KEY} must be [num_actions={num_actions}, F], got {shape}"
+            )
+        feat = int(shape[1])
+        hidden = [int(h) for h in hidden_sizes]
+        self.torso = _mlp([feat, *hidden])
+        self.head = nn.Linear(hidden[-1], 1)
+        self.meta = {"feature_dim": feat, "hidden_sizes": hidden, "obs_keys": [CANDIDATES_KEY]}
+
+    def q_values(self, obs: Obs) -> Tensor:
+        if not isinstance(obs, Mapping):
+            raise TypeError("candidate_scorer takes a dict batch with 'candidate_features'")
+        x = self._scaled(obs[CANDIDATES_KEY])  # [B, A, F]
+        h = _run(self.torso, x, relu_last=True)
+        return self.head(h).squeeze(-1)
+
+
+def build_q_network(model_cfg: Any, obs_space: gym.Space, num_actions: int) -> QNetwork:
+    """Build the Q-network ``model_cfg`` (a ModelConfig or dict) names for this env.
+
+    ``forward`` takes a Tensor or dict of Tensors ``[B, ...]`` and returns Q ``[B, A]``.
+    """
+    arch = resolve_arch(str(_get(model_cfg, "arch", "auto")), obs_space)
+    hidden = list(_get(model_cfg, "hidden_sizes", [64, 64]))
+    head_hidden = int(_get(model_cfg, "head_hidden_size", 0) or 0)
+    scale = float(_get(model_cfg, "input_scale", 1.0))
+    if arch == "mlp_dueling":
+        return MLPDuelingQ(obs_space, num_actions, hidden, head_hidden, scale)
+    if arch == "cnn_dueling":
+        return CNNDuelingQ(
+            obs_space,
+            num_actions,
+            list(_get(model_cfg, "cnn_channels", [32, 64])),
+            list(_get(model_cfg, "cnn_kernel_sizes", [3, 3])),
+            list(_get(model_cfg, "cnn_strides", [1, 1])),
+            hidden,
+            head_hidden,
+            scale,
+        )
+    return CandidateScorerQ(obs_space, num_actions, hidden, scale)
+
+
+def export_for_edge(model: QNetwork) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The model's tensors (float32 numpy, names in the module docstring) and metadata.
+
+    Metadata values are JSON strings; it is everything needed to rebuild the network
+    without torch, and what :func:`build_from_export` reads back.
+    """
+    tensors = {
+        name: t.detach().to("cpu", torch.float32).contiguous().numpy().copy()
+        for name, t in model.state_dict().items()
+    }
+    meta: dict[str, Any] = {
+        "arch": model.arch,
+        "num_actions": model.num_actions,
+        "input_scale": model.input_scale,
+        "activation": "relu",
+        "format": "fsrl-q/1",
+        **model.meta,
+    }
+    return tensors, {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
+
+
+def model_config_from_metadata(metadata: Mapping[str, str]) -> dict[str, Any]:
+    """The ``model`` config section that rebuilds the exported network."""
+
+    def val(key: str, default: Any) -> Any:
+        raw = metadata.get(key)
+        return default if raw is None else json.loads(raw) if key != "arch" else raw
+
+    return {
+        "arch": val("arch", "mlp_dueling"),
+        "hidden_sizes": val("hidden_sizes", [64, 64]),
+        "head_hidden_size": val("head_hidden_size", 0),
+        "cnn_channels": val("cnn_channels", [32, 64]),
+        "cnn_kernel_sizes": val("cnn_kernel_sizes", [3, 3]),
+        "cnn_strides": val("cnn_strides", [1, 1]),
+        "input_scale": val("input_scale", 1.0),
+    }
+
+
+def load_tensors(model: nn.Module, tensors: Mapping[str, np.ndarray]) -> None:
+    """Copy exported/fetched tensors into ``model`` (names and shapes must match exactly)."""
+    state = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()}
+    missing = set(model.state_dict()) - set(state)
+    extra = set(state) - set(model.state_dict())
+    if missing or extra:
+        raise ValueError(
+            f"weights do not fit the network: missing {sorted(missing)}, unexpected {sorted(extra)}"
+        )
+    model.load_state_dict(state, strict=True)
+
+
+def obs_to_tensor(obs: Any, device: torch.device | str = "cpu") -> Obs:
+    """A numpy batch (array or dict of arrays, leading dim B) as torch tensors on ``device``."""
+    if isinstance(obs, Mapping):
+        return {k: torch.as_tensor(np.asarray(v), device=device) for k, v in obs.items()}
+    return torch.as_tensor(np.asarray(obs), device=device)
+
+
+__all__ = [
+    "ARCHS",
+    "CANDIDATES_KEY",
+    "MASK_KEY",
+    "CNNDuelingQ",
+    "CandidateScorerQ",
+    "MLPDuelingQ",
+    "QNetwork",
+    "build_q_network",
+    "export_for_edge",
+    "load_tensors",
+    "model_config_from_metadata",
+    "obs_to_tensor",
+    "resolve_arch",
+]
