@@ -95,8 +95,14 @@ class NStepFolder:
         truncated: np.ndarray,
         next_obs: ObsLike,
         extras: Mapping[str, np.ndarray] | None = None,
+        valid: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
-        """Record one step of every env; return the transitions completed by it (maybe 0 rows)."""
+        """Record one step of every env; return the transitions completed by it (maybe 0 rows).
+
+        ``valid`` (default all True) marks envs whose step is real; an env with
+        ``valid=False`` (the reset step of a ``NEXT_STEP`` autoreset vector env) records
+        nothing and must have no open window (its previous step ended an episode).
+        """
         n, num_envs = self.n, self.num_envs
         reward = np.asarray(reward, dtype=np.float64)
         terminated = np.asarray(terminated, dtype=bool)
@@ -121,8 +127,19 @@ class NStepFolder:
 
         done = terminated | truncated
         length = t + 1 - self._start  # 1..n open steps per env
+        if valid is not None:
+            valid = np.asarray(valid, dtype=bool)
+            if valid.shape != (num_envs,):
+                raise ValueError(f"valid must have shape ({num_envs},), got {valid.shape}")
+            if np.any(~valid & (length > 1)):
+                bad = np.flatnonzero(~valid & (length > 1)).tolist()
+                raise ValueError(f"envs {bad} marked invalid while an episode is open")
+            done = done & valid
+            length = np.where(valid, length, 0)
         starts = self._start[:, None] + self._arange_n[None, :]  # [E, n] candidate window starts
         emit = (starts <= t) & (done[:, None] | ((length == n)[:, None] & (self._arange_n == 0)))
+        if valid is not None:
+            emit &= valid[:, None]
         env_idx, cand = np.nonzero(emit)
         first = starts[env_idx, cand]
 
@@ -152,5 +169,6 @@ class NStepFolder:
             out[key] = self._rings[key][slots, env_idx]
         out["env_index"] = env_idx.astype(np.int32)
 
-        self._start = np.where(done, t + 1, np.where(length == n, self._start + 1, self._start))
+        advance = done if valid is None else done | ~valid
+        self._start = np.where(advance, t + 1, np.where(length == n, self._start + 1, self._start))
         return out

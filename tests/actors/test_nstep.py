@@ -259,3 +259,49 @@ def test_matches_reference_on_random_trajectories(n: int, data, num_envs: int, l
     got = run_case(n, trajectories)
     want = [r for e, traj in enumerate(trajectories) for r in reference_fold(n, GAMMA, traj, e)]
     assert sorted(got) == sorted(want)  # rewards are small ints and gamma = 0.5: exact in float32
+
+
+def test_invalid_reset_steps_are_skipped_next_step_autoreset() -> None:
+    """Under NEXT_STEP autoreset the step after an episode end is a reset: it records nothing."""
+    folder = NStepFolder(num_envs=2, n=2, gamma=GAMMA)
+    # env 0 ends at step 1, its step 2 is the reset step; env 1 runs on.
+    rewards = [[1, 1], [2, 1], [0, 1], [4, 1]]
+    terms = [[F, F], [T, F], [F, F], [F, F]]
+    valid = [[T, T], [T, T], [F, T], [T, T]]
+    got = []
+    for t in range(4):
+        out = folder.step(
+            np.full((2, 1), t, np.float32),
+            np.full(2, t),
+            np.array(rewards[t], np.float32),
+            np.array(terms[t]),
+            np.zeros(2, bool),
+            np.full((2, 1), t + 1, np.float32),
+            valid=np.array(valid[t]),
+        )
+        got += [
+            (t, int(e), int(a), float(r), float(d))
+            for e, a, r, d in zip(
+                out["env_index"], out["action"], out["reward"], out["discount"], strict=True
+            )
+        ]
+    assert sorted(got) == sorted(
+        [
+            (1, 0, 0, 2.0, 0.0),
+            (1, 0, 1, 2.0, 0.0),
+            (1, 1, 0, 1.5, 0.25),
+            (2, 1, 1, 1.5, 0.25),
+            (3, 1, 2, 1.5, 0.25),
+        ]
+    )
+    assert folder.pending.tolist() == [1, 1]  # env 0's step 3 opened a fresh window
+    with pytest.raises(ValueError, match="invalid while an episode is open"):
+        folder.step(
+            np.zeros((2, 1)),
+            np.zeros(2),
+            np.zeros(2),
+            np.zeros(2, bool),
+            np.zeros(2, bool),
+            np.zeros((2, 1)),
+            valid=np.array([F, T]),
+        )
