@@ -1,0 +1,472 @@
+"""The Tetris rules, vectorized over a batch of B boards (numpy only).
+
+:class:`TetrisCore` owns every rule: the 7-bag randomizer, spawning, SRS rotation with
+wall kicks, per-move actions with gravity, placement enumeration, locking, line
+clears, scoring and game over. Both :class:`~envs.tetris.env.TetrisEnv` (B = 1) and
+:class:`~envs.tetris.vector.TetrisVectorEnv` (B = num_envs) drive this one class, so
+the rules live in one place.
+
+Board layout: ``board[b, row, col]`` (uint8), row 0 at the top. The first
+``hidden_rows`` rows are the hidden spawn area above the visible ``height`` rows.
+A cell holds 0 (empty) or ``piece + 1`` of the piece that filled it (for colours).
+
+Randomness: each board ``b`` draws its pieces from its own ``numpy.random.Generator``
+(``rngs[b]``), whole bags at a time, so board b's piece sequence depends only on that
+generator: a batched board seeded like a single env plays the same game.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from envs.tetris.pieces import (
+    BOTTOM,
+    CELLS,
+    DISTINCT_ROTATIONS,
+    KICKS,
+    MIN_COL,
+    NUM_PIECES,
+    WIDTH,
+)
+
+logger = logging.getLogger(__name__)
+
+# Per-move action ids.
+NOOP, LEFT, RIGHT, ROTATE_CW, ROTATE_CCW, SOFT_DROP, HARD_DROP = range(7)
+NUM_MOVE_ACTIONS = 7
+MOVE_ACTION_NAMES = ("noop", "left", "right", "rotate_cw", "rotate_ccw", "soft_drop", "hard_drop")
+
+_BAGS_PER_DRAW = 16  # bags drawn from a board's generator at once
+_GUIDELINE_LINE_SCORE = np.array([0, 100, 300, 500, 800], dtype=np.int64)
+
+FEATURE_NAMES_BASE = (
+    "lines_cleared/4",
+    "holes/W",
+    "bumpiness/H",
+    "aggregate_height/(H*W)",
+    "max_height/H",
+    "well_depth_sum/H",
+    "landing_height/H",
+    "eroded_cells/16",
+)
+
+
+@dataclass(frozen=True)
+class TetrisRewardConfig:
+    """How a step's reward is computed (all terms add up).
+
+    * ``scheme="lines"``: ``line_rewards[n - 1]`` when n (1..4) rows are cleared.
+    * ``scheme="score"``: the change of the guideline score: 100/300/500/800 x level for
+      1/2/3/4 rows (level = 1 + lines // 10), +1 per soft-dropped row, +2 per
+      hard-dropped row (placement mode counts its drop as a hard drop).
+    * ``piece_reward`` for every piece locked (a survival bonus).
+    * ``game_over_penalty`` added on the step that tops out (use a negative value).
+    * ``invalid_action_penalty``: placement mode, a masked action under the "penalty"
+      policy (the board is left untouched).
+    """
+
+    scheme: str = "lines"
+    line_rewards: tuple[float, float, float, float] = (1.0, 2.0, 3.0, 4.0)
+    piece_reward: float = 0.0
+    game_over_penalty: float = 0.0
+    invalid_action_penalty: float = -1.0
+
+    def __post_init__(self) -> None:
+        if self.scheme not in ("lines", "score"):
+            raise ValueError(f"reward scheme must be 'lines' or 'score', got {self.scheme!r}")
+        if len(self.line_rewards) != 4:
+            raise ValueError(
+                f"line_rewards needs 4 values (1..4 rows), got {tuple(self.line_rewards)!r}"
+            )
+
+
+class TetrisCore:
+    """B Tetris boards stepped together; every method works on a subset ``rows``.
+
+    Promises: a board's evolution depends only on its own state, its own generator
+    and its own actions (rows never interact); placement candidates (``mask``,
+    ``land``) are kept current for every live board after each spawn.
+    """
+
+    def __init__(
+        self,
+        num_boards: int,
+        *,
+        width: int = 10,
+        height: int = 20,
+        hidden_rows: int = 2,
+        preview: int = 5,
+        gravity_interval: int = 1,
+        rewards: TetrisRewardConfig | None = None,
+    ) -> None:
+        if int(num_boards) < 1:
+            raise ValueError(f"num_boards must be >= 1, got {num_boards!r}")
+        if not 4 <= int(width) <= 64:
+            raise ValueError(f"width must be in [4, 64], got {width!r}")
+        if not 4 <= int(height) <= 64:
+            raise ValueError(f"height must be in [4, 64], got {height!r}")
+        if not 2 <= int(hidden_rows) <= 8:
+            raise ValueError(f"hidden_rows must be in [2, 8], got {hidden_rows!r}")
+        if not 0 <= int(preview) <= 14:
+            raise ValueError(f"preview must be in [0, 14], got {preview!r}")
+        if int(gravity_interval) < 0:
+            raise ValueError(f"gravity_interval must be >= 0 (0 = off), got {gravity_interval!r}")
+        self.num_boards = B = int(num_boards)
+        self.width = W = int(width)
+        self.visible_height = int(height)
+        self.hidden_rows = int(hidden_rows)
+        self.height = H = self.visible_height + self.hidden_rows
+        self.preview = int(preview)
+        self.gravity_interval = int(gravity_interval)
+        self.rewards = rewards if rewards is not None else TetrisRewardConfig()
+        self.num_placements = 4 * W
+        self.spawn_x = (W - 3) // 2
+        self.spawn_y = self.hidden_rows - 2
+
+        self.board = np.zeros((B, H, W), dtype=np.uint8)
+        self.piece = np.zeros(B, dtype=np.int64)
+        self.rot = np.zeros(B, dtype=np.int64)
+        self.x = np.zeros(B, dtype=np.int64)
+        self.y = np.zeros(B, dtype=np.int64)
+        self.gravity_count = np.zeros(B, dtype=np.int64)
+        self.lines = np.zeros(B, dtype=np.int64)
+        self.score = np.zeros(B, dtype=np.int64)
+        self.pieces = np.zeros(B, dtype=np.int64)
+        self.game_over = np.zeros(B, dtype=bool)
+        self._refill_at = 7 * _BAGS_PER_DRAW
+        self._seq_len = self._refill_at + 7 * ((self.preview + 7) // 7)
+        self.seq = np.zeros((B, self._seq_len), dtype=np.int64)
+        self.seq_pos = np.zeros(B, dtype=np.int64)
+        self.rngs: list[np.random.Generator | None] = [None] * B
+        # Placement candidates of the current piece: action a = rotation * W + leftmost col.
+        self.mask = np.zeros((B, self.num_placements), dtype=bool)
+        self.land = np.zeros((B, self.num_placements), dtype=np.int64)
+        cols = np.arange(W)
+        self._cols = cols
+        self._colidx = np.minimum(cols[:, None] + np.arange(4)[None, :], W - 1)  # (W, 4)
+        self._a_rot = np.arange(self.num_placements) // W
+        self._a_col = np.arange(self.num_placements) % W
+        self._eye = np.eye(NUM_PIECES, dtype=np.uint8)
+
+    # ------------------------------------------------------------------ pieces
+    def _draw_bags(self, b: int, num_bags: int) -> np.ndarray:
+        rng = self.rngs[b]
+        if rng is None:
+            raise RuntimeError(f"board {b} has no generator: reset it with a generator first")
+        bags = np.tile(np.arange(NUM_PIECES, dtype=np.int64), (num_bags, 1))
+        return rng.permuted(bags, axis=1).ravel()
+
+    def _next_piece(self, rows: np.ndarray) -> np.ndarray:
+        pos = self.seq_pos[rows]
+        nxt = self.seq[rows, pos]
+        self.seq_pos[rows] = pos + 1
+        for b in rows[pos + 1 >= self._refill_at]:  # rare: once per ~112 pieces a board
+            tail = self.seq[b, self._refill_at :].copy()
+            self.seq[b, : tail.size] = tail
+            self.seq[b, tail.size :] = self._draw_bags(int(b), _BAGS_PER_DRAW)
+            self.seq_pos[b] -= self._refill_at
+        return nxt
+
+    def preview_pieces(self, rows: np.ndarray) -> np.ndarray:
+        """(n, preview) ids of the next pieces, nearest first."""
+        idx = self.seq_pos[rows][:, None] + np.arange(self.preview)[None, :]
+        return self.seq[rows[:, None], idx]
+
+    # ------------------------------------------------------------------ reset / spawn
+    def reset_rows(self, rows: np.ndarray, rngs: list[np.random.Generator] | None = None) -> None:
+        """Start new games on ``rows``; ``rngs`` (one per row) replaces their generators."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if rngs is not None:
+            if len(rngs) != rows.size:
+                raise ValueError(f"need one generator per row: {len(rngs)} for {rows.size} rows")
+            for b, rng in zip(rows.tolist(), rngs, strict=True):
+                self.rngs[b] = rng
+        self.board[rows] = 0
+        for name in ("gravity_count", "lines", "score", "pieces"):
+            getattr(self, name)[rows] = 0
+        self.game_over[rows] = False
+        for b in rows.tolist():
+            self.seq[b] = self._draw_bags(b, self._seq_len // 7)
+        self.seq_pos[rows] = 0
+        self._spawn(rows)
+
+    def _spawn(self, rows: np.ndarray) -> np.ndarray:
+        """Bring the next piece in; returns the rows that topped out (spawn blocked)."""
+        if rows.size == 0:
+            return rows
+        self.piece[rows] = self._next_piece(rows)
+        self.rot[rows] = 0
+        self.x[rows] = self.spawn_x
+        self.y[rows] = self.spawn_y
+        self.gravity_count[rows] = 0
+        blocked = ~self._fits(rows, self.piece[rows], self.rot[rows], self.x[rows], self.y[rows])
+        self._candidates(rows)
+        # A spawn with no legal placement left is a top out as well.
+        blocked |= ~self.mask[rows].any(axis=1)
+        out = rows[blocked]
+        self.game_over[out] = True
+        return out
+
+    # ------------------------------------------------------------------ geometry
+    def _fits(self, rows, p, r, x, y) -> np.ndarray:
+        """Whether piece p in rotation r at box (y, x) is inside the board and free.
+
+        ``p, r`` are (n,); ``x, y`` are (n,) or (n, k) for k positions per row.
+        """
+        cells = CELLS[p, r]  # (n, 4, 2)
+        if np.ndim(x) == 2:
+            cr = y[:, :, None] + cells[:, None, :, 0]
+            cc = x[:, :, None] + cells[:, None, :, 1]
+            b = rows[:, None, None]
+        else:
+            cr = y[:, None] + cells[:, :, 0]
+            cc = x[:, None] + cells[:, :, 1]
+            b = rows[:, None]
+        inside = (cr >= 0) & (cr < self.height) & (cc >= 0) & (cc < self.width)
+        occ = self.board[b, np.clip(cr, 0, self.height - 1), np.clip(cc, 0, self.width - 1)]
+        return (inside & (occ == 0)).all(axis=-1)
+
+    def _drop_y(self, rows, p, r, x, y) -> np.ndarray:
+        """Lowest box row reachable by moving straight down from y."""
+        ys = y[:, None] + np.arange(self.height + 1)[None, :]
+        xs = np.broadcast_to(x[:, None], ys.shape)
+        ok = self._fits(rows, p, r, xs, ys)
+        return y + np.argmin(ok, axis=1) - 1  # ok[:, 0] is True for a live piece
+
+    def _candidates(self, rows: np.ndarray) -> None:
+        """Fill ``mask``/``land`` for the current piece of ``rows``.
+
+        Candidate a = rotation * W + c places the piece, turned to ``rotation`` at the
+        spawn position (one quarter turn, or two through the clockwise one), slid along
+        the spawn rows until its leftmost cell is in column c, then hard-dropped. It is
+        legal when that whole path is free: every column the piece covers has its
+        highest block below the piece. Only one rotation of each distinct shape is
+        offered (I/S/Z: 0 and R; O: 0).
+        """
+        W = self.width
+        n = rows.size
+        occ = self.board[rows] != 0
+        top = np.where(occ.any(axis=1), occ.argmax(axis=1), self.height)  # (n, W)
+        p = self.piece[rows]
+        tops = top[:, self._colidx]  # (n, W, 4)
+        bottom = BOTTOM[p]  # (n, 4, 4)
+        land = (tops[:, None, :, :] - 1 - bottom[:, :, None, :]).min(axis=3)  # (n, 4, W)
+        fits = self._cols[None, None, :] + WIDTH[p][:, :, None] <= W
+        legal = fits & (land >= self.spawn_y)
+        start = (self.spawn_x + MIN_COL[p])[:, :, None]  # (n, 4, 1)
+        cols = self._cols[None, None, :]
+        right = np.logical_and.accumulate(legal | (cols < start), axis=2)
+        left = np.logical_and.accumulate((legal | (cols > start))[:, :, ::-1], axis=2)[:, :, ::-1]
+        reach = np.where(cols >= start, right, left) & legal
+        at_spawn = np.take_along_axis(legal, start, axis=2)[:, :, 0]  # (n, 4)
+        reach &= at_spawn[:, 0, None, None]  # every rotation starts from the spawn state
+        reach[:, 2] &= at_spawn[:, 1, None]  # the half turn goes through R
+        reach &= DISTINCT_ROTATIONS[p][:, :, None]
+        self.mask[rows] = reach.reshape(n, 4 * W)
+        self.land[rows] = land.reshape(n, 4 * W)
+
+    # ------------------------------------------------------------------ locking
+    def _lock(self, rows, p, r, x, y, drop_points) -> tuple[np.ndarray, np.ndarray]:
+        """Lock pieces, clear rows, score, spawn the next. Returns (reward, cleared)."""
+        cells = CELLS[p, r]
+        self.board[rows[:, None], y[:, None] + cells[:, :, 0], x[:, None] + cells[:, :, 1]] = (
+            p[:, None] + 1
+        ).astype(np.uint8)
+        self.pieces[rows] += 1
+        cleared = self._clear_lines(rows)
+        level = 1 + self.lines[rows] // 10
+        line_score = _GUIDELINE_LINE_SCORE[cleared] * level
+        self.score[rows] += line_score + drop_points
+        self.lines[rows] += cleared
+        cfg = self.rewards
+        if cfg.scheme == "lines":
+            table = np.array((0.0, *cfg.line_rewards))
+            reward = table[cleared]
+        else:
+            reward = (line_score + drop_points).astype(np.float64)
+        reward = reward + cfg.piece_reward
+        out = self._spawn(rows)
+        if out.size and cfg.game_over_penalty:
+            reward[np.isin(rows, out)] += cfg.game_over_penalty
+        return reward, cleared
+
+    def _clear_lines(self, rows: np.ndarray) -> np.ndarray:
+        full = (self.board[rows] != 0).all(axis=2)  # (n, H)
+        cleared = full.sum(axis=1)
+        hit = np.flatnonzero(cleared)
+        if hit.size:
+            sub_rows = rows[hit]
+            order = np.argsort(~full[hit], axis=1, kind="stable")  # full rows first
+            boards = np.take_along_axis(self.board[sub_rows], order[:, :, None], axis=1)
+            boards[np.arange(self.height)[None, :] < cleared[hit][:, None]] = 0
+            self.board[sub_rows] = boards
+        return cleared
+
+    # ------------------------------------------------------------------ actions
+    def place(self, rows: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Placement mode: play candidate ``actions`` (must be legal) on ``rows``."""
+        W = self.width
+        p = self.piece[rows]
+        r = actions // W
+        x = actions % W - MIN_COL[p, r]
+        y = self.land[rows, actions]
+        return self._lock(rows, p, r, x, y, 2 * (y - self.spawn_y))
+
+    def move(self, rows: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-move mode: one input per row, then gravity. Returns (reward, cleared)."""
+        n = rows.size
+        p = self.piece[rows]
+        r = self.rot[rows].copy()
+        x = self.x[rows].copy()
+        y = self.y[rows].copy()
+        points = np.zeros(n, dtype=np.int64)
+        lock = np.zeros(n, dtype=bool)
+
+        dx = (actions == RIGHT).astype(np.int64) - (actions == LEFT)
+        s = np.flatnonzero(dx)
+        if s.size:
+            ok = self._fits(rows[s], p[s], r[s], x[s] + dx[s], y[s])
+            x[s[ok]] += dx[s[ok]]
+
+        s = np.flatnonzero((actions == ROTATE_CW) | (actions == ROTATE_CCW))
+        if s.size:
+            d = (actions[s] == ROTATE_CCW).astype(np.int64)
+            to = (r[s] + 1 - 2 * d) % 4
+            kicks = KICKS[p[s], r[s], d]  # (m, 5, 2)
+            ys = y[s, None] + kicks[:, :, 0]
+            xs = x[s, None] + kicks[:, :, 1]
+            ok = self._fits(rows[s], p[s], to, xs, ys)  # (m, 5)
+            first = ok.argmax(axis=1)
+            turned = ok.any(axis=1)
+            t = s[turned]
+            pick = first[turned]
+            r[t] = to[turned]
+            y[t] = ys[turned, pick]
+            x[t] = xs[turned, pick]
+
+        s = np.flatnonzero(actions == SOFT_DROP)
+        if s.size:
+            ok = self._fits(rows[s], p[s], r[s], x[s], y[s] + 1)
+            y[s[ok]] += 1
+            points[s[ok]] += 1
+            lock[s[~ok]] = True
+
+        s = np.flatnonzero(actions == HARD_DROP)
+        if s.size:
+            landing = self._drop_y(rows[s], p[s], r[s], x[s], y[s])
+            points[s] += 2 * (landing - y[s])
+            y[s] = landing
+            lock[s] = True
+
+        if self.gravity_interval:
+            g = np.flatnonzero(~lock)
+            count = self.gravity_count[rows[g]] + 1
+            due = count >= self.gravity_interval
+            count[due] = 0
+            self.gravity_count[rows[g]] = count
+            s = g[due]
+            if s.size:
+                ok = self._fits(rows[s], p[s], r[s], x[s], y[s] + 1)
+                y[s[ok]] += 1
+                lock[s[~ok]] = True
+
+        self.rot[rows] = r
+        self.x[rows] = x
+        self.y[rows] = y
+        reward = np.zeros(n, dtype=np.float64)
+        cleared = np.zeros(n, dtype=np.int64)
+        s = np.flatnonzero(lock)
+        if s.size:
+            reward[s], cleared[s] = self._lock(rows[s], p[s], r[s], x[s], y[s], points[s])
+        if self.rewards.scheme == "score":
+            reward[~lock] += points[~lock]
+            self.score[rows[~lock]] += points[~lock]
+        return reward, cleared
+
+    # ------------------------------------------------------------------ observations
+    def boards_visible(self, rows: np.ndarray) -> np.ndarray:
+        """(n, height, W) uint8 occupancy of the visible rows."""
+        return (self.board[rows, self.hidden_rows :] != 0).view(np.uint8)
+
+    def active_visible(self, rows: np.ndarray) -> np.ndarray:
+        """(n, height, W) uint8 cells of the falling piece (per-move mode)."""
+        n = rows.size
+        out = np.zeros((n, self.height, self.width), dtype=np.uint8)
+        cells = CELLS[self.piece[rows], self.rot[rows]]
+        out[
+            np.arange(n)[:, None],
+            self.y[rows][:, None] + cells[:, :, 0],
+            self.x[rows][:, None] + cells[:, :, 1],
+        ] = 1
+        return out[:, self.hidden_rows :]
+
+    def piece_onehot(self, rows: np.ndarray) -> np.ndarray:
+        return self._eye[self.piece[rows]]
+
+    def preview_onehot(self, rows: np.ndarray) -> np.ndarray:
+        return self._eye[self.preview_pieces(rows)]
+
+    def candidate_features(self, rows: np.ndarray) -> np.ndarray:
+        """(n, A, F) float32 features of the board after each candidate placement.
+
+        F = 8 + W: the :data:`FEATURE_NAMES_BASE` (each divided by the scale in its
+        name; heights count from the floor over the full height H incl. hidden rows,
+        measured after the cleared rows are removed) followed by the W column heights / H.
+        Masked candidates get all zeros.
+        """
+        H, W, A = self.height, self.width, self.num_placements
+        n = rows.size
+        p = self.piece[rows][:, None]
+        mask = self.mask[rows]
+        land = self.land[rows]
+        cells = CELLS[p, self._a_rot[None, :]]  # (n, A, 4, 2)
+        x = self._a_col[None, :] - MIN_COL[p, self._a_rot[None, :]]
+        cr = np.where(mask[..., None], land[..., None] + cells[..., 0], 0)
+        cc = np.where(mask[..., None], x[..., None] + cells[..., 1], 0)
+        after = np.repeat((self.board[rows] != 0)[:, None], A, axis=1)  # (n, A, H, W)
+        ni = np.arange(n)[:, None, None]
+        ai = np.arange(A)[None, :, None]
+        after[ni, ai, cr, cc] |= mask[..., None]
+        full = after.all(axis=3)  # (n, A, H)
+        lines = full.sum(axis=2)
+        eroded = lines * full[ni, ai, cr].sum(axis=2)
+        hit = lines > 0
+        if hit.any():
+            sub = after[hit]
+            order = np.argsort(~full[hit], axis=1, kind="stable")
+            sub = np.take_along_axis(sub, order[:, :, None], axis=1)
+            sub[np.arange(H)[None, :] < lines[hit][:, None]] = False
+            after[hit] = sub
+        filled = after.any(axis=2)
+        heights = np.where(filled, H - after.argmax(axis=2), 0)  # (n, A, W)
+        holes = (np.logical_or.accumulate(after, axis=2) & ~after).sum(axis=(2, 3))
+        bump = np.abs(np.diff(heights, axis=2)).sum(axis=2)
+        wall = np.full((n, A, 1), H)
+        padded = np.concatenate([wall, heights, wall], axis=2)
+        wells = np.clip(np.minimum(padded[..., :-2], padded[..., 2:]) - heights, 0, None).sum(2)
+        landing_height = H - land - cells[..., 0].mean(axis=2)
+        feats = np.empty((n, A, 8 + W), dtype=np.float32)
+        feats[..., 0] = lines / 4.0
+        feats[..., 1] = holes / W
+        feats[..., 2] = bump / H
+        feats[..., 3] = heights.sum(axis=2) / (H * W)
+        feats[..., 4] = heights.max(axis=2) / H
+        feats[..., 5] = wells / H
+        feats[..., 6] = landing_height / H
+        feats[..., 7] = eroded / 16.0
+        feats[..., 8:] = heights / H
+        feats[~mask] = 0.0
+        return feats
+
+    def ansi(self, b: int, *, show_active: bool) -> str:
+        """Text picture of board ``b``: '#' locked, '@' falling piece, '.' empty."""
+        grid = np.where(self.board[b] != 0, "#", ".").astype("<U1")
+        if show_active and not self.game_over[b]:
+            for rr, cc in CELLS[self.piece[b], self.rot[b]]:
+                grid[self.y[b] + rr, self.x[b] + cc] = "@"
+        lines = ["".join(row) for row in grid]
+        lines.insert(self.hidden_rows, "-" * self.width)
+        return "\n".join(lines)
