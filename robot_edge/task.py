@@ -1,0 +1,93 @@
+"""Tasks: how sensor readings become observations and rewards, shared by host and Pi.
+
+The host's Gymnasium env and the Pi's on-board policy loop use the same task
+object, so an episode means the same thing on both sides.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from robot_edge.protocol import SensorReading
+
+ACTIONS = ("forward", "left", "right", "stop")
+
+
+@dataclass
+class ForwardTask:
+    """Drive forward as far as possible without bumping.
+
+    Observation (float32, 3): distance sensor / its range, left and right wheel
+    speed / ``max_dps`` (the speeds now commanded). Actions: 0 forward, 1 turn
+    left in place, 2 turn right in place, 3 stop. Reward per step:
+    ``progress_reward_per_m`` x the forward distance the wheels travelled (from
+    the encoders) ``- step_penalty``; a bump costs ``bump_penalty`` and ends the
+    episode (``terminated``) when ``terminate_on_bump``.
+    """
+
+    forward_dps: float = 360.0
+    turn_dps: float = 180.0
+    max_dps: float = 1000.0
+    distance_max_mm: float = 2300.0
+    wheel_diameter_mm: float = 66.5
+    progress_reward_per_m: float = 10.0
+    bump_penalty: float = 5.0
+    step_penalty: float = 0.0
+    terminate_on_bump: bool = True
+
+    name = "forward"
+    obs_dim = 3
+    n_actions = len(ACTIONS)
+
+    def wheels(self, action: int) -> tuple[float, float]:
+        """Left and right wheel DPS for a discrete action."""
+        a = int(action)
+        if a == 0:
+            return self.forward_dps, self.forward_dps
+        if a == 1:
+            return -self.turn_dps, self.turn_dps
+        if a == 2:
+            return self.turn_dps, -self.turn_dps
+        if a == 3:
+            return 0.0, 0.0
+        raise ValueError(f"action {action!r} is not one of 0..{len(ACTIONS) - 1} {ACTIONS}")
+
+    def observation(self, reading: SensorReading) -> np.ndarray:
+        return np.array(
+            [
+                min(reading.distance_mm / self.distance_max_mm, 1.0),
+                reading.left_dps / self.max_dps,
+                reading.right_dps / self.max_dps,
+            ],
+            dtype=np.float32,
+        )
+
+    def forward_m(self, prev: SensorReading, reading: SensorReading) -> float:
+        d_left = reading.left_encoder_deg - prev.left_encoder_deg
+        d_right = reading.right_encoder_deg - prev.right_encoder_deg
+        return 0.5 * (d_left + d_right) / 360.0 * math.pi * self.wheel_diameter_mm / 1000.0
+
+    def reward(self, prev: SensorReading, reading: SensorReading) -> tuple[float, bool, float]:
+        """(reward, terminated, forward metres) for the step from ``prev`` to ``reading``."""
+        progress_m = self.forward_m(prev, reading)
+        reward = self.progress_reward_per_m * progress_m - self.step_penalty
+        if reading.bumped:
+            reward -= self.bump_penalty
+        return float(reward), bool(reading.bumped and self.terminate_on_bump), progress_m
+
+
+TASKS: dict[str, type[ForwardTask]] = {"forward": ForwardTask}
+
+
+def make_task(name: str, **params: float) -> ForwardTask:
+    """The task ``name`` with its reward/action parameters (unknown names raise ValueError)."""
+    if name not in TASKS:
+        raise ValueError(f"unknown robot task {name!r}: choose one of {sorted(TASKS)}")
+    cls = TASKS[name]
+    unknown = set(params) - set(cls.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"task {name!r} has no parameter(s) {sorted(unknown)}")
+    return cls(**params)
