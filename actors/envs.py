@@ -89,12 +89,23 @@ def make_vector_env(
         kwargs = dict(env_cfg.get("kwargs") or {})
         if env_cfg.get("max_episode_steps") is not None:
             kwargs["max_episode_steps"] = int(env_cfg["max_episode_steps"])
-        try:
+        try:  # ask for SAME_STEP explicitly; an env without the keyword keeps its own mode
             env = gym.make_vec(
-                spec.id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs
+                spec.id,
+                num_envs=num_envs,
+                vectorization_mode="vector_entry_point",
+                autoreset_mode=AutoresetMode.SAME_STEP,
+                **kwargs,
             )
         except TypeError as exc:
-            raise ValueError(f"env.kwargs={kwargs!r} rejected by {env_id!r}: {exc}") from exc
+            if "autoreset_mode" not in str(exc):
+                raise ValueError(f"env.kwargs={kwargs!r} rejected by {env_id!r}: {exc}") from exc
+            try:
+                env = gym.make_vec(
+                    spec.id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs
+                )
+            except TypeError as exc2:
+                raise ValueError(f"env.kwargs={kwargs!r} rejected by {env_id!r}: {exc2}") from exc2
     else:
         env = SyncVectorEnv(
             [lambda: make_single_env(env_cfg) for _ in range(num_envs)],

@@ -100,3 +100,23 @@ def test_next_step_vector_env_folds_like_same_step() -> None:
     # episodes of 4 steps then one reset step each: 10 calls = 4 + 1 + 4 + 1 -> 8 real steps per env
     assert emitted == 16
     env.close()
+
+
+def test_own_batched_tetris_env_is_used_in_same_step_mode() -> None:
+    env = make_vector_env(
+        {"id": "envs.tetris:fsrl/TetrisPlacement-v0", "kwargs": {"candidate_features": True}},
+        num_envs=3,
+        seed=0,
+    )
+    assert type(env).__name__ == "TetrisVectorEnv"  # the batched core, not SyncVectorEnv
+    stepper = VectorStepper(env, seed=0)
+    assert stepper.mode == AutoresetMode.SAME_STEP
+    obs = stepper.reset()
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        mask = obs["action_mask"].astype(bool)
+        actions = np.array([rng.choice(np.flatnonzero(m)) for m in mask])
+        step = stepper.step(actions)
+        assert step.valid.all() and set(step.next_obs) == set(obs)
+        obs = step.obs
+    env.close()
