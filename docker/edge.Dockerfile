@@ -1,0 +1,43 @@
+# syntax=docker/dockerfile:1
+# fsrl edge image: robot_edge, the service that runs ON the Raspberry Pi (arm64).
+# It holds robot_edge only, with pyzmq and numpy: never torch, ray or redis.
+#
+# Build from the repository root for the Pi (the base is multi-arch):
+#   docker buildx build --platform linux/arm64 -f docker/edge.Dockerfile -t fsrl-edge:0.1.0 .
+# Run on the Pi (simulated robot; backend=gopigo3 drives the motors):
+#   docker run --rm -p 5555:5555 fsrl-edge:0.1.0 python -m robot_edge.server backend=sim port=5555
+#
+# Bases are pinned by tag. When bumping one, record its digest next to it, e.g.
+#   docker buildx imagetools inspect python:3.11.14-slim-bookworm
+# and pin it as FROM python:3.11.14-slim-bookworm@sha256:<digest>.
+# robot_edge supports Python >= 3.9; the image uses 3.11 (Raspberry Pi OS bookworm's).
+
+FROM python:3.11.14-slim-bookworm AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+# Only the edge package: setuptools' package discovery then finds robot_edge alone.
+COPY pyproject.toml README.md ./
+COPY robot_edge/ robot_edge/
+# The `edge` extra is read from pyproject.toml (the one list of dependencies); the
+# package itself goes in without the host's dependencies (torch, ray, redis, ...).
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb')); print('\n'.join(p['project']['optional-dependencies']['edge']))" > /tmp/edge-requirements.txt \
+    && pip install -r /tmp/edge-requirements.txt \
+    && pip install --no-deps . \
+    && python -c "import robot_edge, zmq, numpy"
+
+FROM python:3.11.14-slim-bookworm
+LABEL org.opencontainers.image.title="fsrl-edge" \
+      org.opencontainers.image.description="fsrl robot_edge service for the Raspberry Pi (pyzmq + numpy)" \
+      org.opencontainers.image.licenses="Apache-2.0"
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOME=/tmp
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /tmp
+USER 1000:1000
+EXPOSE 5555
+CMD ["python", "-m", "robot_edge.server", "backend=sim", "port=5555"]
