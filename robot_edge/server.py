@@ -199,7 +199,9 @@ class EdgeServer:
                 )
             self._auth = zmq.auth.thread.ThreadAuthenticator(self.context)
             self._auth.start()
-            self._auth.configure_curve(domain="*", location=str(keyfiles.peers_dir(cfg.keys_dir)))
+            self._auth.configure_curve(
+                domain="fsrl", location=str(keyfiles.peers_dir(cfg.keys_dir))
+            )
             sock.curve_secretkey = secret
             sock.curve_publickey = public
             sock.curve_server = True
@@ -387,8 +389,7 @@ class EdgeServer:
 
     def _error(self, msg_type: int, session: int, seq: int, status: int, text: str) -> bytes:
         self.counters.errors += 1
-        if status != P.Status.REFUSED:
-            self.stop_motors(P.StopReason.BAD_MESSAGE)
+        self.stop_motors(P.StopReason.BAD_MESSAGE)
         logger.debug("error reply %s: %s", P.Status(status).name, text)
         return P.encode(
             (msg_type | P.REPLY_BIT) & 0xFF,
@@ -631,8 +632,11 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("%s", exc)
         return 2
 
+    received: list[int] = []
+
     def _on_signal(signum: int, _frame: object) -> None:
         server.stop_motors(P.StopReason.SIGNAL)
+        received.append(signum)
         server.request_stop()
 
     signal.signal(signal.SIGTERM, _on_signal)
@@ -644,6 +648,11 @@ def main(argv: list[str] | None = None) -> int:
         server.serve_forever()
     finally:
         server.close()
+        how = signal.Signals(received[0]).name if received else "shutdown"
+        running = server.backend.motors_running()
+        logger.warning(
+            "%s: motors %s; robot_edge exiting", how, "RUNNING" if running else "stopped"
+        )
     return 0
 
 
