@@ -241,7 +241,16 @@ def _generator_data(kdir: Path, spec: Obj, where: str) -> dict[str, str]:
             if not sep:
                 raise KustomizeError(f"{where}: line {line!r} of {rel} is not KEY=VALUE")
             data[key] = value
-    unknown = set(spec) - {"name", "namespace", "behavior", "files", "literals", "envs", "options", "type"}
+    unknown = set(spec) - {
+        "name",
+        "namespace",
+        "behavior",
+        "files",
+        "literals",
+        "envs",
+        "options",
+        "type",
+    }
     if unknown:
         raise KustomizeError(f"{where}: unsupported generator fields {sorted(unknown)}")
     return data
@@ -314,7 +323,9 @@ def _strategic_merge(target: Any, patch: Any, builtin: bool) -> Any:
             merged = list(out[key])
             for item in value:
                 for i, existing in enumerate(merged):
-                    if isinstance(existing, dict) and existing.get(merge_key) == item.get(merge_key):
+                    if isinstance(existing, dict) and existing.get(merge_key) == item.get(
+                        merge_key
+                    ):
                         merged[i] = _strategic_merge(existing, item, builtin)
                         break
                 else:
@@ -355,9 +366,7 @@ def _json6902(obj: Obj, ops: list[Obj], where: str) -> Obj:
             else:
                 raise KustomizeError(f"{where}: cannot {kind} {op['path']!r}")
         elif isinstance(parent, dict):
-            if kind == "add":
-                parent[last] = copy.deepcopy(op["value"])
-            elif kind == "replace" and last in parent:
+            if kind == "add" or (kind == "replace" and last in parent):
                 parent[last] = copy.deepcopy(op["value"])
             elif kind == "remove" and last in parent:
                 del parent[last]
@@ -426,7 +435,9 @@ def _set_namespace(objects: list[Obj], namespace: str) -> None:
             obj.setdefault("metadata", {})["namespace"] = namespace
 
 
-def _add_labels(objects: list[Obj], pairs: dict[str, str], selectors: bool, templates: bool) -> None:
+def _add_labels(
+    objects: list[Obj], pairs: dict[str, str], selectors: bool, templates: bool
+) -> None:
     for obj in objects:
         obj.setdefault("metadata", {}).setdefault("labels", {}).update(pairs)
         if not _is_builtin(obj):
