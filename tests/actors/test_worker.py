@@ -1,0 +1,210 @@
+"""ActorWorker in-process against a real Redis: versions, priorities, weights, episodes, stop."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import redis
+import torch
+
+from actors.worker import (
+    ACTOR_PROTOCOL_VERSION,
+    ActorConfigError,
+    ActorWorker,
+    episodes_key,
+    status_key,
+    stop_key,
+    switches_key,
+)
+from learner.models import obs_to_tensor
+
+TAG = "cartpole-test"  # the tag the `publish` fixture (conftest.py) writes to
+
+
+def sample_all(client, n: int = 4096):
+    sampler = client.sampler("replay", prioritized=False, seed=0)
+    return sampler.sample(n, timeout_ms=2_000).data
+
+
+def test_transitions_carry_the_policy_version_that_acted(
+    make_cfg, replay_table, publish, redis_url, namespace
+) -> None:
+    cfg = make_cfg()
+    client = replay_table(cfg)
+    v0 = publish(cfg, seed=1)
+    worker = ActorWorker(cfg, 0, redis_url, namespace, TAG)
+    try:
+        assert worker.policy_version == v0
+        first = worker.collect(200)
+        assert first["policy_version"] == v0 and first["env_steps"] == 200
+        size_v0 = client.size("replay")
+        assert size_v0 == first["transitions"] > 150  # all but the open n-step windows
+        v1 = publish(cfg, seed=2)
+        second = worker.collect(200)
+        assert second["policy_version"] == v1 > v0
+        data = sample_all(client)
+        versions = set(np.unique(data["policy_version"]).tolist())
+        assert versions == {v0, v1}
+        assert np.all(data["actor_id"] == 0)
+        # CartPole pays 1 per step: the folded reward is sum_k gamma^k over n_steps steps.
+        gamma = cfg["algo"]["gamma"]
+        k = data["n_steps"].astype(np.float64)
+        np.testing.assert_allclose(data["reward"], (1 - gamma**k) / (1 - gamma), rtol=1e-5)
+        expected_discount = np.where(data["terminated"], 0.0, gamma**k)
+        np.testing.assert_allclose(data["discount"], expected_discount, rtol=1e-5)
+        assert data["n_steps"].min() >= 1 and data["n_steps"].max() == cfg["algo"]["n_step"]
+        stats = worker.stats()
+        assert stats["transitions"] == client.size("replay")
+        assert set(stats["per_version"]) <= {str(v0), str(v1)}
+    finally:
+        worker.stop()
+
+
+def test_initial_priorities_are_td_errors_of_the_local_network(
+    make_cfg, replay_table, publish, redis_url, namespace
+) -> None:
+    cfg = make_cfg()
+    client = replay_table(cfg)
+    publish(cfg, seed=3)
+    worker = ActorWorker(cfg, 0, redis_url, namespace, TAG)
+    try:
+        worker.collect(300)
+        sampler = client.sampler("replay", prioritized=True, alpha=1.0, priority_eps=0.0, seed=0)
+        sb = sampler.sample(256, timeout_ms=2_000)
+        d = sb.data
+        with torch.no_grad():
+            q = worker._net(obs_to_tensor(d["obs"])).numpy().astype(np.float64)
+            q_next = worker._net(obs_to_tensor(d["next_obs"])).numpy().astype(np.float64)
+        td = d["reward"] + d["discount"] * q_next.max(1) - q[np.arange(len(q)), d["action"]]
+        # With alpha = 1 the draw probability is proportional to the stored priority.
+        ratio = sb.probabilities / np.abs(td)
+        np.testing.assert_allclose(ratio, ratio[0], rtol=1e-3)
+    finally:
+        worker.stop()
+
+
+def test_weight_polling_refuses_corrupt_and_misfit_blobs(
+    make_cfg, replay_table, publish, redis_url, namespace
+) -> None:
+    cfg = make_cfg()
+    replay_table(cfg)
+    worker = ActorWorker(cfg, 0, redis_url, namespace, TAG)
+    r = redis.Redis.from_url(redis_url)
+    try:
+        assert worker.policy_version == -1  # nothing published yet: own initial network
+        assert worker.poll_weights() is False
+        v0 = publish(cfg, seed=1)
+        assert worker.poll_weights() is True and worker.policy_version == v0
+        assert worker.poll_weights() is False  # unchanged: one GET, no fetch
+        before = {k: v.clone() for k, v in worker._net.state_dict().items()}
+
+        v1 = publish(cfg, seed=2)
+        r.hset(f"fsrl:{namespace}:weights:{TAG}:v:{v1}", "blob", b"\x00garbage")
+        assert worker.poll_weights() is False
+        assert worker.policy_version == v0 and worker.stats()["weights_refused"] == 1
+        assert worker.poll_weights() is False  # the refused version is not fetched again
+        assert worker.stats()["weights_refused"] == 1
+        for k, v in worker._net.state_dict().items():
+            assert torch.equal(v, before[k])  # the network kept version v0
+
+        publish(cfg, seed=3, hidden_sizes=[8])  # sound blob, wrong architecture
+        assert worker.poll_weights() is False
+        assert worker.policy_version == v0 and worker.stats()["weights_refused"] == 2
+
+        v3 = publish(cfg, seed=4)
+        assert worker.poll_weights() is True and worker.policy_version == v3
+        switches = r.xrange(switches_key(namespace))
+        assert [int(f[b"policy_version"]) for _, f in switches] == [v0, v3]
+        worker.collect(20)  # still acts and writes after refusals
+    finally:
+        worker.stop()
+        r.close()
+
+
+def test_episode_stream_and_heartbeat(make_cfg, replay_table, redis_url, namespace) -> None:
+    cfg = make_cfg()
+    replay_table(cfg)
+    worker = ActorWorker(cfg, 1 % int(cfg["actors"]["num"]), redis_url, namespace, TAG)
+    r = redis.Redis.from_url(redis_url)
+    try:
+        worker.collect(400)
+        entries = r.xrange(episodes_key(namespace))
+        assert len(entries) == worker.stats()["episodes"] > 0
+        for _, f in entries:
+            assert int(f[b"proto"]) == ACTOR_PROTOCOL_VERSION
+            assert float(f[b"return"]) == int(f[b"length"])  # CartPole: +1 per step
+            assert int(f[b"policy_version"]) == -1
+        status = r.hgetall(status_key(namespace, worker.actor_id))
+        assert int(status[b"env_steps"]) == 400
+        ttl_ms = r.pttl(status_key(namespace, worker.actor_id))
+        assert 0 < ttl_ms <= 3_000 * cfg["actors"]["heartbeat_interval_s"]
+    finally:
+        worker.stop()
+        r.close()
+
+
+def test_collect_is_deterministic_given_the_seed(
+    make_cfg, replay_table, redis_url, namespace
+) -> None:
+    cfg = make_cfg()
+    replay_table(cfg)
+    results = []
+    for _ in range(2):
+        worker = ActorWorker(cfg, 0, redis_url, namespace, TAG)
+        worker.collect(300)
+        results.append((worker._obs.copy(), worker.stats()["episodes"], worker._ep_length.copy()))
+        worker.stop()
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    assert results[0][1:2] == results[1][1:2]
+    np.testing.assert_array_equal(results[0][2], results[1][2])
+    with pytest.raises(ValueError, match="multiple of actors.envs_per_actor=2"):
+        ActorWorker(cfg, 0, redis_url, namespace, TAG).collect(3)
+
+
+def test_run_ends_on_stop_key_and_on_stop(make_cfg, replay_table, redis_url, namespace) -> None:
+    cfg = make_cfg("actors.heartbeat_interval_s=0.1")
+    client = replay_table(cfg)
+    r = redis.Redis.from_url(redis_url)
+    try:
+        worker = ActorWorker(cfg, 0, redis_url, namespace, TAG)
+        out: dict = {}
+        thread = threading.Thread(target=lambda: out.update(worker.run()))
+        thread.start()
+        deadline = time.monotonic() + 10
+        while client.size("replay") == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        r.set(stop_key(namespace), 1)
+        thread.join(timeout=10)
+        assert not thread.is_alive() and out["env_steps"] > 0
+        assert out["transitions"] == client.size("replay")  # flushed on the way out
+        r.delete(stop_key(namespace))
+
+        thread = threading.Thread(target=lambda: out.update(worker.run()))
+        thread.start()
+        time.sleep(0.3)
+        worker.stop()
+        worker.stop()  # idempotent
+        thread.join(timeout=10)
+        assert not thread.is_alive() and worker.is_stopped()
+        assert not r.exists(status_key(namespace, 0))
+        with pytest.raises(RuntimeError, match="stopped"):
+            worker.collect(2)
+    finally:
+        r.close()
+
+
+def test_budget_and_bad_config(make_cfg, replay_table, redis_url, namespace) -> None:
+    cfg = make_cfg()
+    replay_table(cfg)
+    worker = ActorWorker(cfg, 0, redis_url, namespace, TAG)
+    stats = worker.run(max_env_steps=100)
+    assert stats["env_steps"] == 100
+    worker.stop()
+    with pytest.raises(ActorConfigError, match="actor_id=5"):
+        ActorWorker(cfg, 5, redis_url, namespace, TAG)
+    broken = {**cfg, "algo": {k: v for k, v in cfg["algo"].items() if k != "n_step"}}
+    with pytest.raises(ActorConfigError, match="algo.n_step"):
+        ActorWorker(broken, 0, redis_url, namespace, TAG)
