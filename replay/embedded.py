@@ -103,6 +103,7 @@ class EmbeddedRedis:
     def start(self) -> EmbeddedRedis:
         if self.running():
             return self
+        # fmt: off
         args = [
             self.binary,
             "--port", str(self.port),
@@ -113,6 +114,7 @@ class EmbeddedRedis:
             "--protected-mode", "no",
             "--loglevel", "warning",
         ]
+        # fmt: on
         if self.password:
             args += ["--requirepass", self.password]
         if self.maxmemory_mb:
@@ -127,7 +129,9 @@ class EmbeddedRedis:
         )
         _LIVE_SERVERS.add(self)
         self._wait_until_ready()
-        logger.info("embedded redis started at %s:%d (pid %d)", self.host, self.port, self._proc.pid)
+        logger.info(
+            "embedded redis started at %s:%d (pid %d)", self.host, self.port, self._proc.pid
+        )
         return self
 
     def _wait_until_ready(self) -> None:
@@ -135,7 +139,9 @@ class EmbeddedRedis:
         while time.monotonic() < deadline:
             if self._proc is not None and self._proc.poll() is not None:
                 err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
-                raise RuntimeError(f"redis-server on port {self.port} exited at start: {err.strip()}")
+                raise RuntimeError(
+                    f"redis-server on port {self.port} exited at start: {err.strip()}"
+                )
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.2) as sock:
                     sock.sendall(b"PING\r\n")
@@ -146,7 +152,9 @@ class EmbeddedRedis:
                 pass
             time.sleep(0.02)
         self.stop()
-        raise TimeoutError(f"redis-server on {self.host}:{self.port} not ready after {self.start_timeout_s}s")
+        raise TimeoutError(
+            f"redis-server on {self.host}:{self.port} not ready after {self.start_timeout_s}s"
+        )
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None

@@ -1,0 +1,35 @@
+"""The replay's error hierarchy: every failure a caller can act on is a :class:`ReplayError`."""
+
+from __future__ import annotations
+
+
+class ReplayError(Exception):
+    """Base class of every error raised by :mod:`replay`."""
+
+
+class ReplayTimeoutError(ReplayError, TimeoutError):
+    """A blocking call (insert held back by the rate limiter, sample, flush) ran out of time.
+
+    Nothing is lost: a writer keeps its unsent chunks and a later ``flush`` sends them.
+    """
+
+
+class ReplayConnectionError(ReplayError, ConnectionError):
+    """Redis could not be reached or refused our credentials; the message names the URL
+    (with the password masked)."""
+
+
+class MalformedChunkError(ReplayError, ValueError):
+    """A chunk failed validation (magic, protocol version, schema digest, lengths, checksum).
+
+    Malformed chunks are never stored or served; the table counts them
+    (``replay/malformed_chunks``).
+    """
+
+
+class RateLimiterConfigError(ReplayError, ValueError):
+    """A table's rate limiter settings are invalid or could deadlock inserts or samples."""
+
+
+class SchemaMismatchError(ReplayError, ValueError):
+    """A batch or an existing table does not match the expected :class:`TransitionSpec`."""

@@ -1,0 +1,355 @@
+"""``ReplaySampler``: uniform or proportional prioritized sampling for the learner.
+
+The priority index (a numpy sum-tree) lives in this process. It learns about new
+chunks incrementally — the table's chunk sequence counter tells what is new, one
+script returns the new chunks' headers and priorities — validates each header
+(checksum, schema digest, priorities), and is rebuilt from Redis from scratch when
+the sampler starts or the table was re-created, so a restarted learner loses no
+experience. Sampled transitions are gathered server-side (GETRANGE of fixed-size
+records) in one round trip per batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from replay import scripts
+from replay.codec import (
+    HEADER_SIZE,
+    ChunkHeader,
+    decode_header,
+    decode_priorities,
+    records_to_batch,
+)
+from replay.errors import MalformedChunkError, ReplayTimeoutError
+from replay.sumtree import SumTree
+
+if TYPE_CHECKING:
+    from replay.client import ReplayClient
+
+logger = logging.getLogger(__name__)
+
+ROW_BITS = 16  # sample id = (chunk seq << 16) | row
+_INDEX_BATCH_CHUNKS = 2048
+
+
+@dataclass
+class SampleBatch:
+    """A sampled batch: ``ids`` (for :meth:`ReplaySampler.update_priorities`), ``data``
+    (field -> array with leading dim B), importance ``weights`` (float32, max 1) and the
+    sampling ``probabilities`` (float64)."""
+
+    ids: np.ndarray
+    data: dict[str, np.ndarray]
+    weights: np.ndarray
+    probabilities: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+
+class ReplaySampler:
+    """Samples transitions from one table.
+
+    Promises: with ``prioritized=True`` transition i is drawn with probability
+    ``p_i^alpha / sum_j p_j^alpha`` where ``p_i = priority_i + priority_eps``, and its
+    importance weight is ``(N * P(i))^-beta / max_j (N * P(j))^-beta``; otherwise draws
+    are uniform with weight 1. :meth:`sample` blocks while the rate limiter says so (up
+    to ``timeout_ms``, then :class:`ReplayTimeoutError`); malformed chunks are counted
+    (``replay/malformed_chunks``) and never served; evicted transitions are never served.
+    Not thread-safe.
+    """
+
+    def __init__(
+        self,
+        client: ReplayClient,
+        table: str,
+        prioritized: bool = True,
+        alpha: float = 0.6,
+        beta: float = 0.4,
+        priority_eps: float = 1e-6,
+        seed: int | None = None,
+        persist_priorities: bool = True,
+    ) -> None:
+        if alpha < 0 or beta < 0 or priority_eps < 0:
+            raise ValueError(
+                f"alpha, beta and priority_eps must be >= 0, got {alpha}, {beta}, {priority_eps}"
+            )
+        self.client = client
+        self.table = table
+        self.config, self.spec = client.table_info(table)
+        self.prioritized = bool(prioritized)
+        self.alpha = float(alpha)
+        self.beta = float(beta)
+        self.priority_eps = float(priority_eps)
+        self.persist_priorities = bool(persist_priorities)
+        self._keys = client.keys(table)
+        self._rng = np.random.default_rng(seed)
+        self._rs = self.spec.record_size
+        # Ring of positions: live transitions never exceed capacity and a chunk never
+        # exceeds capacity, so 2 x capacity positions never collide.
+        self._P = 2 * self.config.capacity
+        self._tree = SumTree(self._P)
+        self._pos_seq = np.zeros(self._P, dtype=np.int64)
+        self._pos_row = np.zeros(self._P, dtype=np.int64)
+        self._c_seq = np.full(self._P, -1, dtype=np.int64)  # indexed by seq % P
+        self._c_start = np.zeros(self._P, dtype=np.int64)
+        self._c_n = np.zeros(self._P, dtype=np.int64)
+        self._c_body = np.zeros(self._P, dtype=np.int64)
+        self._live: deque[int] = deque()
+        self._count = 0  # live indexed transitions
+        self._write_pos = 0
+        self._next_seq = 0
+        self._head = 0
+        self._epoch: bytes | None = None
+        self._last_index_s = 0.0
+        self.malformed_chunks = 0
+        self.blocked_s = 0.0
+        self.rebuilds = 0
+        self.refresh()
+
+    # ------------------------------------------------------------------ index
+    @property
+    def indexed_size(self) -> int:
+        """Transitions this sampler can currently draw from."""
+        return self._count
+
+    def _reset(self) -> None:
+        self._tree.clear()
+        self._c_seq.fill(-1)
+        self._live.clear()
+        self._count = 0
+        self._write_pos = 0
+        self._next_seq = 0
+        self._head = 0
+        self._epoch = None
+
+    def refresh(self) -> None:
+        """Index every chunk inserted since the last look and drop evicted ones."""
+        while True:
+            keys = self._keys
+            reply = self.client.evalsha(
+                "index", [keys.meta, keys.state], [keys.chunk_prefix, self._next_seq, _INDEX_BATCH_CHUNKS],
+                what=f"index {self.table!r}",
+            )  # fmt: skip
+            if int(reply[0]) == scripts.NO_TABLE:
+                self.client.ensure_table(self.table)
+                self._reset()
+                continue
+            if not self._apply_index(int(reply[1]), int(reply[2]), bytes(reply[3]), reply[4:]):
+                continue  # the table was re-created: start over from its first chunk
+            if self._head < self._next_seq:
+                return
+
+    def _apply_index(self, head: int, tail: int, epoch: bytes, flat: list[Any]) -> bool:
+        """Apply one index answer; False if the table changed epoch (index was reset)."""
+        if epoch != self._epoch:
+            if self._epoch is not None:
+                logger.warning("replay table %s was re-created; rebuilding the index", self.table)
+                self._reset()
+                self._epoch = epoch
+                return False
+            self._epoch = epoch
+            self.rebuilds += 1
+        self._evict_before(tail)
+        self._add_chunks(flat)
+        self._next_seq = max(self._next_seq, tail)
+        self._head = head
+        self._last_index_s = time.monotonic()
+        return True
+
+    def _evict_before(self, tail: int) -> None:
+        dropped: list[np.ndarray] = []
+        while self._live and self._live[0] < tail:
+            seq = self._live.popleft()
+            slot = seq % self._P
+            n, start = int(self._c_n[slot]), int(self._c_start[slot])
+            dropped.append((start + np.arange(n)) % self._P)
+            self._c_seq[slot] = -1
+            self._count -= n
+        if dropped:
+            pos = np.concatenate(dropped)
+            self._tree.update(pos, np.zeros(pos.shape[0]))
+
+    def _add_chunks(self, flat: list[Any]) -> None:
+        positions: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
+        bad = 0
+        for i in range(0, len(flat), 2):
+            seq, prefix = int(flat[i]), flat[i + 1]
+            self._next_seq = max(self._next_seq, seq + 1)
+            try:
+                header = self._check_header(prefix)
+                prio = decode_priorities(prefix, header)
+            except MalformedChunkError as exc:
+                bad += 1
+                logger.warning("table %s chunk %d rejected: %s", self.table, seq, exc)
+                continue
+            n = header.n
+            pos = (self._write_pos + np.arange(n)) % self._P
+            self._write_pos = (self._write_pos + n) % self._P
+            slot = seq % self._P
+            self._c_seq[slot], self._c_start[slot], self._c_n[slot] = seq, pos[0], n
+            self._c_body[slot] = header.body_offset
+            self._pos_seq[pos] = seq
+            self._pos_row[pos] = np.arange(n)
+            self._live.append(seq)
+            self._count += n
+            positions.append(pos)
+            weights.append(self._weights_of(prio))
+        if positions:
+            self._tree.update(np.concatenate(positions), np.concatenate(weights))
+        if bad:
+            self.malformed_chunks += bad
+            self.client.call(
+                lambda: self.client.redis.hincrby(self._keys.state, "malformed", bad),
+                "count malformed",
+            )
+
+    def _check_header(self, prefix: bytes) -> ChunkHeader:
+        header = decode_header(prefix)
+        if header.spec_digest != self.spec.digest:
+            raise MalformedChunkError("schema digest differs from the table's")
+        if header.record_size != self._rs:
+            raise MalformedChunkError(f"record size {header.record_size} != {self._rs}")
+        if len(prefix) != HEADER_SIZE + 4 * header.n:
+            raise MalformedChunkError("chunk truncated in its priorities")
+        return header
+
+    def _weights_of(self, priorities: np.ndarray) -> np.ndarray:
+        if not self.prioritized:
+            return np.ones(priorities.shape[0], dtype=np.float64)
+        return (np.abs(priorities.astype(np.float64)) + self.priority_eps) ** self.alpha
+
+    # ------------------------------------------------------------------ sampling
+    def sample(self, batch_size: int, timeout_ms: int | None = None) -> SampleBatch:
+        """Draw ``batch_size`` transitions (with replacement), decoded to numpy."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        deadline = None if timeout_ms is None else time.monotonic() + timeout_ms / 1000.0
+        blocked_since: float | None = None
+        delay_s = 0.0005
+        while True:
+            if self._count == 0:
+                self.refresh()
+            result = self._try_sample(batch_size) if self._count > 0 else None
+            if result is not None:
+                if blocked_since is not None:
+                    self._account_blocked(time.monotonic() - blocked_since)
+                return result
+            now = time.monotonic()
+            if blocked_since is None:
+                blocked_since = now
+            if deadline is not None and now >= deadline:
+                self._account_blocked(now - blocked_since)
+                raise ReplayTimeoutError(
+                    f"sample of {batch_size} from table {self.table!r} blocked by the rate limiter "
+                    f"(indexed {self._count} transitions) past the {timeout_ms} ms timeout"
+                )
+            time.sleep(delay_s if deadline is None else max(0.0, min(delay_s, deadline - now)))
+            delay_s = min(delay_s * 2, 0.02)
+
+    def _try_sample(self, batch_size: int) -> SampleBatch | None:
+        """One sampling attempt; None if the rate limiter (or a table reset) said no."""
+        positions = self._tree.sample(batch_size, self._rng)
+        records = np.empty(batch_size, dtype=self.spec.record_dtype)
+        todo = np.arange(batch_size)
+        while True:
+            reply = self._fetch(positions[todo])
+            if reply is None:
+                return None
+            data, missing, index_part = reply
+            got = np.frombuffer(data, dtype=self.spec.record_dtype, count=todo.size)
+            ok = np.ones(todo.size, dtype=bool)
+            if missing:
+                ok[np.asarray(missing, dtype=np.int64) - 1] = False
+            records[todo[ok]] = got[ok]
+            todo = todo[~ok]
+            if not todo.size:
+                break
+            # Evicted since our last look: apply the news, then redraw just those.
+            if not self._apply_index(*index_part) or self._count == 0:
+                return None
+            positions[todo] = self._tree.sample(todo.size, self._rng)
+        total = self._tree.total
+        probs = self._tree.get(positions) / total
+        if self.prioritized:
+            max_w = (self._count * self._tree.min() / total) ** (-self.beta)
+            weights = ((self._count * probs) ** (-self.beta) / max_w).astype(np.float32)
+        else:
+            weights = np.ones(batch_size, dtype=np.float32)
+        ids = (self._pos_seq[positions] << ROW_BITS) | self._pos_row[positions]
+        batch = SampleBatch(
+            ids=ids, data=records_to_batch(records), weights=weights, probabilities=probs
+        )
+        self._apply_index(*index_part)  # chunks inserted meanwhile join for the next draw
+        return batch
+
+    def _fetch(self, positions: np.ndarray) -> tuple[bytes, list[int], tuple[Any, ...]] | None:
+        seqs = self._pos_seq[positions]
+        offsets = self._c_body[seqs % self._P] + self._pos_row[positions] * self._rs
+        packed = np.empty(positions.shape[0], dtype=[("s", "<u4"), ("o", "<u4")])
+        packed["s"], packed["o"] = seqs, offsets
+        keys = self._keys
+        reply = self.client.evalsha(
+            "sample", [keys.meta, keys.state],
+            [keys.chunk_prefix, positions.shape[0], self._rs, packed.tobytes(), self._next_seq,
+             _INDEX_BATCH_CHUNKS],
+            what=f"sample {self.table!r}",
+        )  # fmt: skip
+        code = int(reply[0])
+        if code == scripts.NO_TABLE:
+            self.client.ensure_table(self.table)
+            self._reset()
+            return None
+        index_part = (int(reply[1]), int(reply[2]), bytes(reply[3]), reply[6:])
+        if index_part[2] != self._epoch:  # re-created table: our positions mean nothing
+            self._apply_index(*index_part)
+            return None
+        if code == scripts.BLOCKED:
+            self._apply_index(*index_part)
+            return None
+        return reply[4], [int(i) for i in reply[5]], index_part
+
+    def _account_blocked(self, seconds: float) -> None:
+        self.blocked_s += seconds
+        self.client.add_blocked_time(self.table, "sample", seconds)
+
+    # ------------------------------------------------------------------ priorities
+    def update_priorities(self, ids: Any, priorities: Any) -> int:
+        """Set new priorities (e.g. |TD error|) for sampled ``ids``; ids evicted since
+        they were sampled are ignored. Returns how many were applied. Priorities are
+        also written into their chunks, so a rebuilt index starts from them."""
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        prio = np.asarray(priorities, dtype=np.float64).reshape(-1)
+        if ids.shape != prio.shape:
+            raise ValueError(f"ids {ids.shape} and priorities {prio.shape} differ in shape")
+        if not np.all(np.isfinite(prio)) or np.any(prio < 0):
+            raise ValueError(
+                f"priorities must be finite and >= 0, got min {prio.min()} max {prio.max()}"
+            )
+        if not self.prioritized or ids.size == 0:
+            return 0
+        seqs, rows = ids >> ROW_BITS, ids & ((1 << ROW_BITS) - 1)
+        slots = seqs % self._P
+        live = (self._c_seq[slots] == seqs) & (rows < self._c_n[slots])
+        if not live.any():
+            return 0
+        seqs, rows, prio = seqs[live], rows[live], prio[live]
+        pos = (self._c_start[slots[live]] + rows) % self._P
+        self._tree.update(pos, self._weights_of(prio))
+        if self.persist_priorities:
+            packed = np.empty(seqs.shape[0], dtype=[("s", "<u4"), ("o", "<u4")])
+            packed["s"], packed["o"] = seqs, HEADER_SIZE + 4 * rows
+            self.client.evalsha(
+                "update_priorities", [],
+                [self._keys.chunk_prefix, packed.tobytes(), prio.astype("<f4").tobytes()],
+                what=f"update priorities in {self.table!r}",
+            )  # fmt: skip
+        return int(live.sum())

@@ -1,0 +1,192 @@
+"""Server-side Lua scripts. Each runs atomically in Redis, so a chunk becomes visible
+whole or not at all (Redis only runs a command once it has received all of it: a
+writer killed mid-send leaves nothing behind), counters and the FIFO ring move
+together, and several writers may race freely.
+
+Key layout, all under ``fsrl:{namespace}:t:{table}:`` (the *prefix*):
+``meta`` (hash: spec, digest, capacity, limiter bounds, epoch), ``state`` (hash:
+head/tail chunk seqs, size, inserts, deletes, samples, malformed, blocked seconds),
+``writers`` (hash: writer id -> last accepted writer seq), ``c:<seq>`` (one chunk).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import redis
+
+from replay.codec import HEADER_SIZE, MAGIC, MAX_CHUNK_ROWS, PROTOCOL_VERSION
+
+# Reply codes shared by the scripts.
+OK, DUP, BLOCKED, NO_TABLE, MALFORMED = 1, 0, -1, -2, -3
+
+# KEYS: meta, state, writers.  ARGV: chunk key prefix, chunk bytes.
+INSERT = f"""
+local meta, state, writers = KEYS[1], KEYS[2], KEYS[3]
+local cprefix, blob = ARGV[1], ARGV[2]
+local m = redis.call('HMGET', meta, 'digest', 'record_size', 'capacity', 'min_size', 'spi', 'max_diff')
+if not m[1] then return {{{NO_TABLE}, 'no table'}} end
+local len = #blob
+if len < {HEADER_SIZE} or string.sub(blob, 1, 4) ~= '{MAGIC.decode()}' then
+  redis.call('HINCRBY', state, 'malformed', 1)
+  return {{{MALFORMED}, 'not a chunk (bad magic or shorter than the header)'}}
+end
+local wid = string.sub(blob, 33, 40)
+local wseq = struct.unpack('<I4', blob, 41)
+local last = redis.call('HGET', writers, wid)
+if last then
+  last = tonumber(last)
+  if wseq <= last then return {{{DUP}, 'duplicate'}} end
+  if wseq ~= last + 1 then return {{{BLOCKED}, 'order'}} end
+end
+local function bad(reason)
+  redis.call('HINCRBY', state, 'malformed', 1)
+  redis.call('HSET', writers, wid, wseq)
+  return {{{MALFORMED}, reason}}
+end
+local version, hlen = struct.unpack('<I2I2', blob, 5)
+if version ~= {PROTOCOL_VERSION} then return bad('protocol version ' .. version .. ' (the table speaks {PROTOCOL_VERSION})') end
+if hlen ~= {HEADER_SIZE} then return bad('header length ' .. hlen) end
+if string.sub(blob, 9, 16) ~= m[1] then return bad('schema digest differs from the table schema') end
+local n, rs, slen = struct.unpack('<I4I4I4', blob, 17)
+if rs ~= tonumber(m[2]) then return bad('record size ' .. rs .. ' differs from the table (' .. m[2] .. ')') end
+local capacity = tonumber(m[3])
+if n < 1 or n > {MAX_CHUNK_ROWS} or n > capacity then return bad('row count ' .. n .. ' out of range') end
+local body = {HEADER_SIZE} + math.ceil(4 * n / 8) * 8 + math.ceil(slen / 8) * 8
+if len ~= body + n * rs then return bad('length ' .. len .. ' but header implies ' .. (body + n * rs)) end
+local s = redis.call('HMGET', state, 'inserts', 'deletes', 'samples', 'size', 'tail')
+local inserts, deletes, samples = tonumber(s[1]), tonumber(s[2]), tonumber(s[3])
+local size, tail = tonumber(s[4]), tonumber(s[5])
+if inserts + 1 - deletes > tonumber(m[4]) then
+  if (inserts + 1) * tonumber(m[5]) - samples > tonumber(m[6]) then return {{{BLOCKED}, 'rate'}} end
+end
+local seq = redis.call('HINCRBY', state, 'head', 1)
+redis.call('SET', cprefix .. seq, blob)
+redis.call('HSET', writers, wid, wseq)
+size = size + n
+inserts = inserts + n
+while size > capacity do
+  local key = cprefix .. tail
+  local h = redis.call('GETRANGE', key, 16, 19)
+  if #h == 4 then
+    local old = struct.unpack('<I4', h)
+    size = size - old
+    deletes = deletes + old
+    redis.call('DEL', key)
+  end
+  tail = tail + 1
+end
+redis.call('HSET', state, 'size', size, 'inserts', inserts, 'deletes', deletes, 'tail', tail)
+return {{{OK}, seq, size}}
+"""
+
+# Lua: append {seq, header .. priorities} of each live chunk with seq in
+# [max(first, tail), min(head, first + most - 1)] to ``out``.
+_COLLECT = f"""
+local function collect(out, cprefix, first, most, head, tail)
+  local start = math.max(first, tail)
+  local stop = math.min(head, start + most - 1)
+  for seq = start, stop do
+    local key = cprefix .. seq
+    local h = redis.call('GETRANGE', key, 0, {HEADER_SIZE - 1})
+    if #h == {HEADER_SIZE} then
+      local n = struct.unpack('<I4', h, 17)
+      out[#out + 1] = seq
+      out[#out + 1] = h .. redis.call('GETRANGE', key, {HEADER_SIZE}, {HEADER_SIZE} + 4 * n - 1)
+    end
+  end
+end
+"""
+
+# KEYS: meta, state.  ARGV: chunk key prefix, batch size, record size,
+# packed <I4I4 (seq, offset) per draw, first new seq to index, most chunks to index.
+# Returns {code, head, tail, epoch, records, missing, seq1, prefix1, ...}: the sampled
+# records (zeros where a chunk was evicted meanwhile; their 1-based draw numbers in
+# missing) and, in the same round trip, the chunks inserted since the sampler's last look.
+SAMPLE = (
+    _COLLECT
+    + f"""
+local meta, state = KEYS[1], KEYS[2]
+local cprefix, batch, rs, packed = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local first, most = tonumber(ARGV[5]), tonumber(ARGV[6])
+local m = redis.call('HMGET', meta, 'min_size', 'spi', 'min_diff', 'epoch')
+if not m[1] then return {{{NO_TABLE}}} end
+local s = redis.call('HMGET', state, 'inserts', 'deletes', 'samples', 'head', 'tail')
+local inserts, deletes, samples = tonumber(s[1]), tonumber(s[2]), tonumber(s[3])
+local head, tail = tonumber(s[4]), tonumber(s[5])
+local code = {OK}
+if inserts - deletes < tonumber(m[1]) then code = {BLOCKED} end
+if inserts * tonumber(m[2]) - samples - 1 < tonumber(m[3]) then code = {BLOCKED} end
+if batch == 0 then code = {BLOCKED} end
+local out = {{code, head, tail, m[4], '', {{}}}}
+if code == {OK} then
+  redis.call('HINCRBY', state, 'samples', batch)
+  local parts, missing = {{}}, {{}}
+  local pos = 1
+  local zero = nil
+  for i = 1, batch do
+    local seq, off
+    seq, off, pos = struct.unpack('<I4I4', packed, pos)
+    local r = redis.call('GETRANGE', cprefix .. seq, off, off + rs - 1)
+    if #r ~= rs then
+      missing[#missing + 1] = i
+      if not zero then zero = string.rep('\\0', rs) end
+      r = zero
+    end
+    parts[i] = r
+  end
+  out[5] = table.concat(parts)
+  out[6] = missing
+end
+collect(out, cprefix, first, most, head, tail)
+return out
+"""
+)
+
+# KEYS: meta, state.  ARGV: chunk key prefix, first seq wanted, most chunks to return.
+# Returns {{OK, head, tail, epoch, seq1, prefix1, seq2, prefix2, ...}} where prefix is the
+# fixed header plus the priorities of each live chunk with seq >= max(first, tail).
+INDEX = (
+    _COLLECT
+    + f"""
+local meta, state = KEYS[1], KEYS[2]
+local cprefix, first, most = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local epoch = redis.call('HGET', meta, 'epoch')
+if not epoch then return {{{NO_TABLE}}} end
+local s = redis.call('HMGET', state, 'head', 'tail')
+local head, tail = tonumber(s[1]), tonumber(s[2])
+local out = {{{OK}, head, tail, epoch}}
+collect(out, cprefix, first, most, head, tail)
+return out
+"""
+)
+
+# KEYS: (none used but prefix).  ARGV: chunk key prefix, packed <I4I4 (seq, byte offset)*,
+# packed <f4 priorities. Writes each priority into its chunk if the chunk still exists.
+UPDATE_PRIORITIES = """
+local cprefix, packed, prios = ARGV[1], ARGV[2], ARGV[3]
+local count = #prios / 4
+local pos = 1
+local written = 0
+for i = 1, count do
+  local seq, off
+  seq, off, pos = struct.unpack('<I4I4', packed, pos)
+  local key = cprefix .. seq
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('SETRANGE', key, off, string.sub(prios, 4 * i - 3, 4 * i))
+    written = written + 1
+  end
+end
+return written
+"""
+
+ALL = {"insert": INSERT, "sample": SAMPLE, "index": INDEX, "update_priorities": UPDATE_PRIORITIES}
+SHAS = {name: hashlib.sha1(src.encode()).hexdigest() for name, src in ALL.items()}
+
+
+def load_all(client: redis.Redis) -> None:
+    """Load every script into the server's cache (again after a restart)."""
+    for name, src in ALL.items():
+        sha = client.script_load(src)
+        if sha != SHAS[name]:  # pragma: no cover - would mean a hashing mismatch
+            raise RuntimeError(f"script {name}: server sha {sha} != local {SHAS[name]}")

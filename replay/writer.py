@@ -1,0 +1,225 @@
+"""``ReplayWriter``: how actors put transitions into a table — buffered into chunks,
+several chunks per pipelined round trip, each chunk atomic and idempotent."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import redis
+
+from replay import scripts
+from replay.codec import MAX_CHUNK_ROWS, encode_chunk
+from replay.errors import MalformedChunkError, ReplayError, ReplayTimeoutError
+
+if TYPE_CHECKING:
+    from replay.client import ReplayClient
+
+logger = logging.getLogger(__name__)
+
+
+class ReplayWriter:
+    """Buffers transitions with their initial priorities and sends them as chunks.
+
+    Promises: each chunk of ``chunk_size`` transitions becomes visible atomically; a
+    chunk re-sent after a dropped connection is stored once (writer id + sequence);
+    while the rate limiter holds inserts back, :meth:`append` blocks (up to
+    ``timeout_ms``, then :class:`ReplayTimeoutError`) and keeps every unsent chunk;
+    :meth:`flush` sends everything buffered. Use as a context manager: leaving the block
+    normally flushes. Not thread-safe: one writer per thread.
+    """
+
+    def __init__(
+        self,
+        client: ReplayClient,
+        table: str,
+        chunk_size: int = 64,
+        max_pending_chunks: int = 16,
+        timeout_ms: int | None = None,
+    ) -> None:
+        self.client = client
+        self.table = table
+        self.config, self.spec = client.table_info(table)
+        if not 1 <= int(chunk_size) <= min(MAX_CHUNK_ROWS, self.config.capacity):
+            raise ValueError(
+                f"chunk_size must be in 1..{min(MAX_CHUNK_ROWS, self.config.capacity)} "
+                f"(table {table!r} capacity {self.config.capacity}), got {chunk_size}"
+            )
+        if int(max_pending_chunks) < 1:
+            raise ValueError(f"max_pending_chunks must be >= 1, got {max_pending_chunks}")
+        self.chunk_size = int(chunk_size)
+        self.max_pending_chunks = int(max_pending_chunks)
+        self.timeout_ms = timeout_ms
+        self._keys = client.keys(table)
+        self._records = np.zeros(self.chunk_size, dtype=self.spec.record_dtype)
+        self._priorities = np.zeros(self.chunk_size, dtype=np.float32)
+        self._fill = 0
+        self._pending: deque[bytes] = deque()
+        self._writer_id = os.urandom(8)
+        self._seq = 0
+        self._schema_json = self.spec.to_json().encode()
+        self._closed = False
+        self.transitions_sent = 0
+        self.chunks_sent = 0
+        self.blocked_s = 0.0
+
+    # ------------------------------------------------------------------ API
+    def append(self, batch: Mapping[str, Any], priorities: Any = None) -> None:
+        """Buffer N transitions (``dict`` of arrays with leading dim N) with their initial
+        priorities (N floats, finite and >= 0; default 1.0)."""
+        if self._closed:
+            raise ReplayError(f"writer for table {self.table!r} is closed")
+        n = self.spec.check_batch(batch)
+        if n == 0:
+            return
+        if priorities is None:
+            prio = np.ones(n, dtype=np.float32)
+        else:
+            prio = np.asarray(priorities, dtype=np.float32).reshape(-1)
+            if prio.shape != (n,):
+                raise ValueError(f"priorities must have shape ({n},), got {np.shape(priorities)}")
+            if not np.all(np.isfinite(prio)) or np.any(prio < 0):
+                raise ValueError(
+                    f"priorities must be finite and >= 0, got min {prio.min()} max {prio.max()}"
+                )
+        arrays = [(name, np.asarray(batch[name])) for name in self.spec.names]
+        start = 0
+        while start < n:
+            take = min(self.chunk_size - self._fill, n - start)
+            lo, hi = self._fill, self._fill + take
+            for name, arr in arrays:
+                self._records[name][lo:hi] = arr[start : start + take]
+            self._priorities[lo:hi] = prio[start : start + take]
+            self._fill = hi
+            start += take
+            if self._fill == self.chunk_size:
+                self._seal()
+        if len(self._pending) >= self.max_pending_chunks:
+            self._send(self._deadline(self.timeout_ms))
+
+    def flush(self, timeout_ms: int | None = None) -> None:
+        """Send every buffered transition; blocks while the rate limiter holds inserts
+        back, raising :class:`ReplayTimeoutError` after ``timeout_ms`` (unsent chunks kept)."""
+        if self._fill:
+            self._seal()
+        self._send(self._deadline(timeout_ms if timeout_ms is not None else self.timeout_ms))
+
+    @property
+    def pending_transitions(self) -> int:
+        """Transitions buffered or sent but not yet acknowledged."""
+        return self._fill + sum(int.from_bytes(c[16:20], "little") for c in self._pending)
+
+    def close(self, timeout_ms: int | None = None) -> None:
+        """Flush and close; idempotent."""
+        if self._closed:
+            return
+        try:
+            self.flush(timeout_ms)
+        finally:
+            self._closed = True
+
+    def __enter__(self) -> ReplayWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            if self.pending_transitions:
+                logger.warning(
+                    "writer for %s closed by an exception with %d transitions unsent",
+                    self.table, self.pending_transitions,
+                )  # fmt: skip
+            self._closed = True
+
+    # ------------------------------------------------------------------ internals
+    @staticmethod
+    def _deadline(timeout_ms: int | None) -> float | None:
+        return None if timeout_ms is None else time.monotonic() + timeout_ms / 1000.0
+
+    def _seal(self) -> None:
+        n = self._fill
+        self._seq += 1
+        self._pending.append(
+            encode_chunk(
+                self.spec, self._records[:n], self._priorities[:n], self._writer_id, self._seq,
+                schema_json=self._schema_json,
+            )
+        )  # fmt: skip
+        self._fill = 0
+
+    def _pipeline_insert(self, chunks: list[bytes]) -> list[Any]:
+        keys = self._keys
+        sha = scripts.SHAS["insert"]
+
+        def run() -> list[Any]:
+            pipe = self.client.redis.pipeline(transaction=False)
+            for blob in chunks:
+                pipe.execute_command("EVALSHA", sha, 3, keys.meta, keys.state, keys.writers,
+                                     keys.chunk_prefix, blob)  # fmt: skip
+            return pipe.execute(raise_on_error=False)
+
+        return self.client.call(run, f"insert into {self.table!r}")
+
+    def _send(self, deadline: float | None) -> None:
+        blocked_since: float | None = None
+        delay_s = 0.0005
+        probe = False  # after a block, probe with one chunk instead of re-sending all
+        malformed: list[str] = []
+        while self._pending:
+            chunks = [self._pending[0]] if probe else list(self._pending)
+            replies = self._pipeline_insert(chunks)
+            blocked = False
+            for reply in replies:
+                if isinstance(reply, redis.exceptions.NoScriptError):
+                    self.client._reload_scripts()
+                    break
+                if isinstance(reply, Exception):
+                    raise ReplayError(
+                        f"insert into {self.table!r} on {self.client.masked_url} failed: {reply}"
+                    )
+                code = int(reply[0])
+                if code in (scripts.OK, scripts.DUP):
+                    blob = self._pending.popleft()
+                    self.transitions_sent += int.from_bytes(blob[16:20], "little")
+                    self.chunks_sent += 1
+                    continue
+                if code == scripts.MALFORMED:
+                    self._pending.popleft()
+                    malformed.append(reply[1].decode(errors="replace"))
+                    continue
+                if code == scripts.NO_TABLE:
+                    self.client.ensure_table(self.table)
+                    break
+                blocked = True  # BLOCKED: rate limiter (or an earlier chunk was)
+                break
+            if not self._pending or not blocked:
+                probe = False
+                continue
+            now = time.monotonic()
+            if blocked_since is None:
+                blocked_since = now
+            if deadline is not None and now >= deadline:
+                self._account_blocked(now - blocked_since)
+                raise ReplayTimeoutError(
+                    f"insert into table {self.table!r} held back by the rate limiter; "
+                    f"{len(self._pending)} chunks still pending after the timeout"
+                )
+            probe = True
+            time.sleep(delay_s if deadline is None else max(0.0, min(delay_s, deadline - now)))
+            delay_s = min(delay_s * 2, 0.02)
+        if blocked_since is not None:
+            self._account_blocked(time.monotonic() - blocked_since)
+        if malformed:
+            raise MalformedChunkError(
+                f"table {self.table!r} rejected {len(malformed)} chunk(s) as malformed: {malformed[0]}"
+            )
+
+    def _account_blocked(self, seconds: float) -> None:
+        self.blocked_s += seconds
+        self.client.add_blocked_time(self.table, "insert", seconds)
