@@ -6,9 +6,10 @@ clears, scoring and game over. Both :class:`~envs.tetris.env.TetrisEnv` (B = 1) 
 :class:`~envs.tetris.vector.TetrisVectorEnv` (B = num_envs) drive this one class, so
 the rules live in one place.
 
-Board layout: ``board[b, row, col]`` (uint8), row 0 at the top. The first
+Board layout: ``board[b, row, col]`` (uint8 0/1), row 0 at the top. The first
 ``hidden_rows`` rows are the hidden spawn area above the visible ``height`` rows.
-A cell holds 0 (empty) or ``piece + 1`` of the piece that filled it (for colours).
+``board`` is a view into a padded array whose border cells are filled, so collision
+tests need no bounds checks and column tops need no emptiness test.
 
 Randomness: each board ``b`` draws its pieces from its own ``numpy.random.Generator``
 (``rngs[b]``), whole bags at a time, so board b's piece sequence depends only on that
@@ -41,6 +42,8 @@ MOVE_ACTION_NAMES = ("noop", "left", "right", "rotate_cw", "rotate_ccw", "soft_d
 
 _BAGS_PER_DRAW = 16  # bags drawn from a board's generator at once
 _GUIDELINE_LINE_SCORE = np.array([0, 100, 300, 500, 800], dtype=np.int64)
+_PAD_ROWS = 6  # filled rows above the top and below the floor
+_PAD_COLS = 5  # filled columns left and right
 
 FEATURE_NAMES_BASE = (
     "lines_cleared/4",
@@ -126,7 +129,13 @@ class TetrisCore:
         self.spawn_x = (W - 3) // 2
         self.spawn_y = self.hidden_rows - 2
 
-        self.board = np.zeros((B, H, W), dtype=np.uint8)
+        self._padded = np.ones((B, H + 2 * _PAD_ROWS, W + 2 * _PAD_COLS), dtype=np.uint8)
+        self._pw = W + 2 * _PAD_COLS
+        self._flat = self._padded.reshape(B, -1)
+        self.board = self._padded[:, _PAD_ROWS : _PAD_ROWS + H, _PAD_COLS : _PAD_COLS + W]
+        self.board[:] = 0
+        # Rows 0..H of the playfield incl. the first floor row: argmax = column top.
+        self._with_floor = self._padded[:, _PAD_ROWS : _PAD_ROWS + H + 1, _PAD_COLS : _PAD_COLS + W]
         self.piece = np.zeros(B, dtype=np.int64)
         self.rot = np.zeros(B, dtype=np.int64)
         self.x = np.zeros(B, dtype=np.int64)
@@ -146,6 +155,22 @@ class TetrisCore:
         self.land = np.zeros((B, self.num_placements), dtype=np.int64)
         cols = np.arange(W)
         self._cols = cols
+        self._bag_tile = np.tile(np.arange(NUM_PIECES, dtype=np.int64), (self._seq_len // 7, 1))
+        self._line_table = np.array((0.0, *self.rewards.line_rewards))
+        # Static per-piece candidate tables (piece-indexed, shape (7, 4, W) or (7, 4, W, 4)).
+        start = (self.spawn_x + MIN_COL)[:, :, None]  # (7, 4, 1)
+        self._static_ok = (cols[None, None, :] + WIDTH[:, :, None] <= W) & DISTINCT_ROTATIONS[
+            :, :, None
+        ]
+        self._fits_width = cols[None, None, :] + WIDTH[:, :, None] <= W
+        self._left_of_start = cols[None, None, :] < start
+        self._right_of_start = cols[None, None, :] > start
+        self._at_or_right = cols[None, None, :] >= start
+        self._start_flat = (np.arange(4)[None, :] * W + start[:, :, 0]).clip(0, 4 * W - 1)
+        self._bottom1 = np.broadcast_to((BOTTOM + 1)[:, :, None, :], (NUM_PIECES, 4, W, 4)).astype(
+            np.int16
+        )
+        self._cell_flat = (CELLS[..., 0] + _PAD_ROWS) * self._pw + CELLS[..., 1] + _PAD_COLS
         self._colidx = np.minimum(cols[:, None] + np.arange(4)[None, :], W - 1)  # (W, 4)
         self._a_rot = np.arange(self.num_placements) // W
         self._a_col = np.arange(self.num_placements) % W
@@ -156,8 +181,7 @@ class TetrisCore:
         rng = self.rngs[b]
         if rng is None:
             raise RuntimeError(f"board {b} has no generator: reset it with a generator first")
-        bags = np.tile(np.arange(NUM_PIECES, dtype=np.int64), (num_bags, 1))
-        return rng.permuted(bags, axis=1).ravel()
+        return rng.permuted(self._bag_tile[:num_bags], axis=1).ravel()
 
     def _next_piece(self, rows: np.ndarray) -> np.ndarray:
         pos = self.seq_pos[rows]
@@ -214,24 +238,22 @@ class TetrisCore:
     def _fits(self, rows, p, r, x, y) -> np.ndarray:
         """Whether piece p in rotation r at box (y, x) is inside the board and free.
 
-        ``p, r`` are (n,); ``x, y`` are (n,) or (n, k) for k positions per row.
+        ``p, r`` are (n,); ``x, y`` are (n,) or (n, k) for k positions per row. Positions
+        may stick out of the board by up to 4 cells (the padding answers "blocked").
         """
-        cells = CELLS[p, r]  # (n, 4, 2)
+        cells = self._cell_flat[p, r]  # (n, 4) flat offsets in the padded board
+        base = y * self._pw + x
         if np.ndim(x) == 2:
-            cr = y[:, :, None] + cells[:, None, :, 0]
-            cc = x[:, :, None] + cells[:, None, :, 1]
+            idx = base[:, :, None] + cells[:, None, :]
             b = rows[:, None, None]
         else:
-            cr = y[:, None] + cells[:, :, 0]
-            cc = x[:, None] + cells[:, :, 1]
+            idx = base[:, None] + cells
             b = rows[:, None]
-        inside = (cr >= 0) & (cr < self.height) & (cc >= 0) & (cc < self.width)
-        occ = self.board[b, np.clip(cr, 0, self.height - 1), np.clip(cc, 0, self.width - 1)]
-        return (inside & (occ == 0)).all(axis=-1)
+        return ~self._flat[b, idx].any(axis=-1)
 
     def _drop_y(self, rows, p, r, x, y) -> np.ndarray:
         """Lowest box row reachable by moving straight down from y."""
-        ys = y[:, None] + np.arange(self.height + 1)[None, :]
+        ys = np.minimum(y[:, None] + np.arange(self.height + 1)[None, :], self.height)
         xs = np.broadcast_to(x[:, None], ys.shape)
         ok = self._fits(rows, p, r, xs, ys)
         return y + np.argmin(ok, axis=1) - 1  # ok[:, 0] is True for a live piece
@@ -248,33 +270,26 @@ class TetrisCore:
         """
         W = self.width
         n = rows.size
-        occ = self.board[rows] != 0
-        top = np.where(occ.any(axis=1), occ.argmax(axis=1), self.height)  # (n, W)
+        top = self._with_floor[rows].argmax(axis=1).astype(np.int16)  # (n, W), H if empty
         p = self.piece[rows]
         tops = top[:, self._colidx]  # (n, W, 4)
-        bottom = BOTTOM[p]  # (n, 4, 4)
-        land = (tops[:, None, :, :] - 1 - bottom[:, :, None, :]).min(axis=3)  # (n, 4, W)
-        fits = self._cols[None, None, :] + WIDTH[p][:, :, None] <= W
-        legal = fits & (land >= self.spawn_y)
-        start = (self.spawn_x + MIN_COL[p])[:, :, None]  # (n, 4, 1)
-        cols = self._cols[None, None, :]
-        right = np.logical_and.accumulate(legal | (cols < start), axis=2)
-        left = np.logical_and.accumulate((legal | (cols > start))[:, :, ::-1], axis=2)[:, :, ::-1]
-        reach = np.where(cols >= start, right, left) & legal
-        at_spawn = np.take_along_axis(legal, start, axis=2)[:, :, 0]  # (n, 4)
-        reach &= at_spawn[:, 0, None, None]  # every rotation starts from the spawn state
-        reach[:, 2] &= at_spawn[:, 1, None]  # the half turn goes through R
-        reach &= DISTINCT_ROTATIONS[p][:, :, None]
-        self.mask[rows] = reach.reshape(n, 4 * W)
+        land = (tops[:, None, :, :] - self._bottom1[p]).min(axis=3)  # (n, 4, W)
+        legal = self._fits_width[p] & (land >= self.spawn_y)
+        right = np.logical_and.accumulate(legal | self._left_of_start[p], axis=2)
+        left = np.logical_and.accumulate((legal | self._right_of_start[p])[:, :, ::-1], axis=2)
+        reach = np.where(self._at_or_right[p], right, left[:, :, ::-1]) & legal
+        reach = reach.reshape(n, 4 * W)
+        at_spawn = reach[np.arange(n)[:, None], self._start_flat[p]]  # (n, 4)
+        reach &= at_spawn[:, 0, None]  # every rotation starts from the spawn state
+        reach[:, 2 * W : 3 * W] &= at_spawn[:, 1, None]  # the half turn goes through R
+        reach &= self._static_ok[p].reshape(n, 4 * W)
+        self.mask[rows] = reach
         self.land[rows] = land.reshape(n, 4 * W)
 
     # ------------------------------------------------------------------ locking
     def _lock(self, rows, p, r, x, y, drop_points) -> tuple[np.ndarray, np.ndarray]:
         """Lock pieces, clear rows, score, spawn the next. Returns (reward, cleared)."""
-        cells = CELLS[p, r]
-        self.board[rows[:, None], y[:, None] + cells[:, :, 0], x[:, None] + cells[:, :, 1]] = (
-            p[:, None] + 1
-        ).astype(np.uint8)
+        self._flat[rows[:, None], (y * self._pw + x)[:, None] + self._cell_flat[p, r]] = 1
         self.pieces[rows] += 1
         cleared = self._clear_lines(rows)
         level = 1 + self.lines[rows] // 10
@@ -283,8 +298,7 @@ class TetrisCore:
         self.lines[rows] += cleared
         cfg = self.rewards
         if cfg.scheme == "lines":
-            table = np.array((0.0, *cfg.line_rewards))
-            reward = table[cleared]
+            reward = self._line_table[cleared]
         else:
             reward = (line_score + drop_points).astype(np.float64)
         reward = reward + cfg.piece_reward
@@ -294,7 +308,7 @@ class TetrisCore:
         return reward, cleared
 
     def _clear_lines(self, rows: np.ndarray) -> np.ndarray:
-        full = (self.board[rows] != 0).all(axis=2)  # (n, H)
+        full = self.board[rows].all(axis=2)  # (n, H)
         cleared = full.sum(axis=1)
         hit = np.flatnonzero(cleared)
         if hit.size:
@@ -389,7 +403,7 @@ class TetrisCore:
     # ------------------------------------------------------------------ observations
     def boards_visible(self, rows: np.ndarray) -> np.ndarray:
         """(n, height, W) uint8 occupancy of the visible rows."""
-        return (self.board[rows, self.hidden_rows :] != 0).view(np.uint8)
+        return self.board[rows, self.hidden_rows :]
 
     def active_visible(self, rows: np.ndarray) -> np.ndarray:
         """(n, height, W) uint8 cells of the falling piece (per-move mode)."""

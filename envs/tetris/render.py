@@ -10,7 +10,7 @@ from envs.tetris.core import TetrisCore
 from envs.tetris.pieces import CELLS
 
 CELL_PX = 16
-# Index 0 = empty, 1..7 = pieces in PIECE_NAMES order (IOTSZJL), 8 = falling piece outline.
+# Index 0 = empty, 1..7 = falling piece by PIECE_NAMES order (IOTSZJL), 8 = locked cell.
 PALETTE = np.array(
     [
         (20, 20, 28),
@@ -21,6 +21,7 @@ PALETTE = np.array(
         (220, 30, 30),
         (30, 60, 230),
         (240, 140, 0),
+        (128, 128, 140),
     ],
     dtype=np.uint8,
 )
@@ -28,7 +29,7 @@ PALETTE = np.array(
 
 def rgb_frame(core: TetrisCore, b: int, *, show_active: bool) -> np.ndarray:
     """(height * CELL_PX, width * CELL_PX, 3) uint8 picture of the visible rows of board b."""
-    grid = core.board[b].astype(np.int64)
+    grid = np.where(core.board[b] != 0, 8, 0)
     if show_active and not core.game_over[b]:
         for rr, cc in CELLS[core.piece[b], core.rot[b]]:
             grid[core.y[b] + rr, core.x[b] + cc] = core.piece[b] + 1

@@ -84,7 +84,7 @@ def _set_piece(core: TetrisCore, name: str, rot: int, x: int, y: int) -> None:
 
 def _fill(core: TetrisCore, cells: list[tuple[int, int]]) -> None:
     for r, c in cells:
-        core.board[0, r, c] = 8
+        core.board[0, r, c] = 1
 
 
 H = 22  # 20 visible + 2 hidden rows
@@ -170,12 +170,12 @@ def test_line_clears(full: set[int], gap: set[int], expected: int) -> None:
     for k in range(4):
         row = H - 1 - k
         if k in full:
-            core.board[0, row, 1:] = 8
+            core.board[0, row, 1:] = 1
         elif k in gap:
-            core.board[0, row, 1:] = 8
+            core.board[0, row, 1:] = 1
             core.board[0, row, 5] = 0
     marker_row = H - 5
-    core.board[0, marker_row, 9] = 3  # a block above the stack must fall by `expected`
+    core.board[0, marker_row, 9] = 1  # a block above the stack must fall by `expected`
     before = core.board[0].copy()
     _set_piece(core, "I", 0, 3, 0)
     action = 1 * W + 0  # rotation R, leftmost column 0
@@ -191,7 +191,7 @@ def test_line_clears(full: set[int], gap: set[int], expected: int) -> None:
     want = np.zeros_like(after)
     want[H - len(keep) :] = after[keep]
     assert np.array_equal(core.board[0] != 0, want != 0)
-    assert core.board[0, marker_row + expected, 9] == 3
+    assert core.board[0, marker_row + expected, 9] == 1 and core.board[0, marker_row, 9] == 0
 
 
 def test_guideline_score_scheme() -> None:
@@ -199,7 +199,7 @@ def test_guideline_score_scheme() -> None:
     from envs.tetris.core import TetrisRewardConfig
 
     core.rewards = TetrisRewardConfig(scheme="score")
-    core.board[0, H - 4 :, 1:] = 8
+    core.board[0, H - 4 :, 1:] = 1
     _set_piece(core, "I", 0, 3, 0)
     reward, cleared = core.place(ROW0, np.array([1 * W + 0]))
     drop = 2 * (H - 4 - core.spawn_y)  # hard-drop points for the rows fallen
@@ -208,7 +208,7 @@ def test_guideline_score_scheme() -> None:
 
 def test_top_out_when_spawn_is_blocked() -> None:
     core = _core()
-    core.board[0, 2:, 2:7] = 8  # a tower reaching the top visible row under the spawn
+    core.board[0, 2:, 2:7] = 1  # a tower reaching the top visible row under the spawn
     core.board[0, 2:, 0] = 0
     _set_piece(core, "T", 0, core.spawn_x, core.spawn_y)
     assert not core.game_over[0]
@@ -233,7 +233,7 @@ def _random_board(rng: np.random.Generator, max_height: int) -> np.ndarray:
     board = np.zeros((H, W), dtype=np.uint8)
     heights = rng.integers(0, max_height + 1, size=W)
     for c in range(W):
-        board[H - heights[c] :, c] = 8
+        board[H - heights[c] :, c] = 1
     holes = rng.random((H, W)) < 0.15
     board[holes] = 0
     board[(board != 0).all(axis=1), rng.integers(0, W)] = 0  # no full rows
