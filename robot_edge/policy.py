@@ -49,8 +49,8 @@ def _meta(metadata: Mapping[str, str], key: str, default: object) -> object:
         return default
     try:
         return json.loads(raw)
-    except ValueError as exc:
-        raise PolicyError(f"metadata {key}={raw!r} is not JSON") from exc
+    except ValueError:
+        return raw  # plain strings (arch, activation) are stored without JSON quotes
 
 
 class NumpyPolicy:
@@ -68,7 +68,10 @@ class NumpyPolicy:
         if _meta(metadata, "activation", "relu") != "relu":
             raise PolicyError(f"activation {metadata.get('activation')!r} is not relu")
         self.arch = arch
-        self.input_scale = float(_meta(metadata, "input_scale", 1.0))  # type: ignore[arg-type]
+        try:
+            self.input_scale = float(_meta(metadata, "input_scale", 1.0))  # type: ignore[arg-type]
+        except (TypeError, ValueError) as exc:
+            raise PolicyError(f"metadata input_scale={metadata.get('input_scale')!r}") from exc
         self.torso = _layers(tensors, "torso")
         self.value = _layers(tensors, "value")
         self.advantage = _layers(tensors, "advantage")
@@ -82,11 +85,15 @@ class NumpyPolicy:
             raise PolicyError(f"value head ends with {self.value[-1][0].shape[0]} outputs, not 1")
         self.num_actions = int(self.advantage[-1][0].shape[0])
         declared = _meta(metadata, "num_actions", self.num_actions)
-        if int(declared) != self.num_actions:  # type: ignore[call-overload]
+        if not isinstance(declared, int) or declared != self.num_actions:
             raise PolicyError(
                 f"metadata num_actions={declared} but advantage gives {self.num_actions}"
             )
         self.obs_dim = int(self.torso[0][0].shape[1])
+        shape = _meta(metadata, "obs_shape", [self.obs_dim])
+        if not isinstance(shape, list) or int(np.prod(shape)) != self.obs_dim:
+            raise PolicyError(f"metadata obs_shape={shape!r} does not hold {self.obs_dim} values")
+        self.obs_shape = tuple(int(d) for d in shape)
         known = {
             f"{p}.{i}.{k}"
             for p, layers in (
@@ -117,7 +124,7 @@ class NumpyPolicy:
     def q_values(self, obs: np.ndarray) -> np.ndarray:
         """Q-values for one observation ``[obs_dim]`` or a batch ``[B, obs_dim]``."""
         x = np.asarray(obs, dtype=np.float32)
-        single = x.ndim == 1 or (x.size == self.obs_dim and x.ndim != 2)
+        single = x.shape == self.obs_shape or x.ndim == 1
         x = x.reshape(1, -1) if single else x.reshape(x.shape[0], -1)
         if x.shape[1] != self.obs_dim:
             raise PolicyError(

@@ -214,6 +214,7 @@ class SimBackend(Backend):
             self._enc = [0.0, 0.0]
             self._bumped = False
             self._elapsed_ms = 0.0
+            self._time_ns = 0  # simulated time restarts with each episode
             self.x, self.y, self.theta = self._free_pose()
 
     def set_servo(self, degrees: float) -> None:
