@@ -38,6 +38,10 @@ def test_killed_actor_is_restarted_and_continues_writing(
     try:
         run_ref = handle.run.remote()
         wait_for(lambda: client.size("replay") > 500, 60, "the first transitions")
+        # the step count survives a crash as of the last heartbeat: wait for one mid-run
+        wait_for(
+            lambda: int(r.hget(life_key(namespace, 0), "env_steps") or 0) > 0, 30, "a heartbeat"
+        )
         pid_before = int(r.hget(status_key(namespace, 0), "pid"))
         assert ray.get(handle.stats.remote(), timeout=30)["transitions"] > 0  # answers mid-run
 
