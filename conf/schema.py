@@ -21,35 +21,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-try:  # The replay package owns its section; fall back to a compatible copy until it lands.
-    from replay.config import ReplayConfig  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - only while replay/config.py does not exist
-
-    @dataclass
-    class ReplayConfig:  # type: ignore[no-redef]
-        """Placeholder for ``replay.config.ReplayConfig`` (owned by ``replay/``)."""
-
-        # Redis URL of the replay and weight store; null starts a private embedded server.
-        redis_url: str | None = None
-        # Key namespace of this run (``fsrl:{namespace}:``); null derives one from the run.
-        namespace: str | None = None
-        # Name of the replay table.
-        table: str = "replay"
-        # Most transitions kept (FIFO ring).
-        capacity: int = 100_000
-        # Transitions needed before the learner may sample.
-        min_size_to_sample: int = 1_000
-        # Target ratio of sampled to inserted transitions (Reverb semantics); 0 disables it.
-        samples_per_insert: float = 0.0
-        # Slack of the rate limiter, in transitions sampled.
-        error_buffer: float = 10_000.0
-        # Prioritized sampling (else uniform).
-        prioritized: bool = True
-        # Connection timeout when reaching Redis, seconds.
-        connect_timeout_s: float = 5.0
-        # Redis ``maxmemory`` for the embedded server, MiB (null: unlimited).
-        maxmemory_mb: int | None = None
-
+from replay.config import ReplayConfig  # the replay package owns its section
 
 MODES = ("async", "sync")
 ARCHS = ("auto", "mlp_dueling", "cnn_dueling", "candidate_scorer")
@@ -119,11 +91,8 @@ class AlgoConfig:
     max_grad_norm: float = 10.0
     # Huber loss threshold (delta) on the TD error.
     huber_delta: float = 1.0
-    # Priority exponent: P(i) ~ p_i ** alpha.
-    priority_alpha: float = 0.6
-    # Importance-sampling exponent at the start of the run.
-    priority_beta: float = 0.4
-    # Importance-sampling exponent reached at the end of the update budget (annealed linearly).
+    # Importance-sampling exponent reached at the end of the budget, annealed linearly
+    # from replay.beta (the priority exponent is replay.alpha).
     priority_beta_final: float = 1.0
     # Added to |TD| to form a new priority, so nothing gets priority 0.
     priority_eps: float = 1e-3
@@ -353,8 +322,6 @@ def validate(cfg: Any) -> None:
     _check(cfg, "algo.target_update_interval_updates", _pos, ">= 1")
     _check(cfg, "algo.max_grad_norm", _nonneg, ">= 0")
     _check(cfg, "algo.huber_delta", _pos, "> 0")
-    _check(cfg, "algo.priority_alpha", lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
-    _check(cfg, "algo.priority_beta", lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
     _check(cfg, "algo.priority_beta_final", lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
     _check(cfg, "algo.priority_eps", _pos, "> 0")
     _check(cfg, "actors.num", _pos, ">= 1")
@@ -397,7 +364,16 @@ def validate(cfg: Any) -> None:
         lambda v: v <= _get(cfg, "replay.capacity"),
         "<= replay.capacity",
     )
-    _check(cfg, "replay.samples_per_insert", _nonneg, ">= 0")
+    _check(cfg, "replay.samples_per_insert", lambda v: v is None or v >= 0, "null or >= 0")
+    _check(cfg, "replay.alpha", lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
+    _check(cfg, "replay.beta", lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
+    replay_cfg = _get(cfg, "replay")
+    if isinstance(replay_cfg, dict):
+        replay_cfg = ReplayConfig(**replay_cfg)
+    try:
+        replay_cfg.table_config()
+    except ValueError as exc:
+        raise ValueError(f"config section replay is invalid: {exc}") from exc
     _check(
         cfg,
         "ray.address",

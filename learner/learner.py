@@ -1,0 +1,397 @@
+"""The learner loop: replay batches in, DQN updates, versioned weights out.
+
+:class:`Learner` owns the :class:`~learner.dqn.DQN` algorithm, a replay sampler, the
+weight store and checkpoints. In async mode a :class:`Prefetcher` thread keeps
+``prefetch_batches`` sampled batches ready (and applies priority updates — the
+sampler is not thread-safe, so only that thread touches it), so the device never
+waits on Redis while there is data; :attr:`Prefetcher.wait_fraction` says how much
+of the time it did. In sync mode batches are sampled inline (deterministic).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from learner.checkpoint import load_checkpoint, save_checkpoint
+from learner.dqn import DQN, TorchBatch
+from learner.evaluate import evaluate_policy
+from learner.models import export_for_edge, load_tensors
+from replay.errors import ReplayError, ReplayTimeoutError
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when present, else CPU; ``cuda``/``cuda:N`` without CUDA → ValueError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"learner.device={name!r} but this machine has no CUDA device "
+                f"(torch {torch.__version__}); use learner.device=auto or cpu"
+            )
+        index = int(name.split(":", 1)[1]) if ":" in name else 0
+        if index >= torch.cuda.device_count():
+            raise ValueError(
+                f"learner.device={name!r} but only {torch.cuda.device_count()} CUDA device(s) exist"
+            )
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("learner.device='mps' but MPS is not available here")
+    return torch.device(name)
+
+
+@dataclass
+class Sampled:
+    """One prefetched batch: replay ids, device tensors and the policy versions it holds."""
+
+    ids: np.ndarray
+    batch: TorchBatch
+    policy_version: np.ndarray | None
+
+
+class Prefetcher:
+    """Background thread: samples batches ahead and applies priority updates.
+
+    Promises: :meth:`get` returns a batch or None after ``timeout_s``; priorities
+    passed to :meth:`update_priorities` are applied in order before later samples;
+    :meth:`stop` is idempotent and joins the thread. ``wait_fraction`` is the share
+    of wall time the consumer spent blocked in :meth:`get`.
+    """
+
+    def __init__(
+        self,
+        sampler: Any,
+        batch_size: int,
+        depth: int,
+        device: torch.device,
+        sample_timeout_ms: int = 200,
+    ) -> None:
+        self.sampler = sampler
+        self.batch_size = batch_size
+        self.device = device
+        self.sample_timeout_ms = sample_timeout_ms
+        self._ready: queue.Queue[Sampled] = queue.Queue(maxsize=depth)
+        self._updates: queue.Queue[tuple[np.ndarray, np.ndarray]] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="fsrl-prefetch", daemon=True)
+        self.waited_s = 0.0
+        self._t0 = time.monotonic()
+        self.errors = 0
+        self.last_error: str | None = None
+        self.sampled = 0
+
+    def start(self) -> Prefetcher:
+        self._t0 = time.monotonic()
+        self._thread.start()
+        return self
+
+    @property
+    def wait_fraction(self) -> float:
+        total = time.monotonic() - self._t0
+        return self.waited_s / total if total > 0 else 0.0
+
+    def reset_wait(self) -> None:
+        self.waited_s = 0.0
+        self._t0 = time.monotonic()
+
+    def _apply_updates(self) -> None:
+        while True:
+            try:
+                ids, prios = self._updates.get_nowait()
+            except queue.Empty:
+                return
+            self.sampler.update_priorities(ids, prios)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._apply_updates()
+                if self._ready.full():
+                    time.sleep(0.001)
+                    continue
+                sb = self.sampler.sample(self.batch_size, timeout_ms=self.sample_timeout_ms)
+                item = Sampled(
+                    ids=sb.ids,
+                    batch=TorchBatch.from_numpy(sb.data, sb.weights, self.device),
+                    policy_version=sb.data.get("policy_version"),
+                )
+                self.sampled += len(sb.ids)
+                while not self._stop.is_set():
+                    try:
+                        self._ready.put(item, timeout=0.05)
+                        break
+                    except queue.Full:
+                        self._apply_updates()
+            except ReplayTimeoutError:
+                continue
+            except (ReplayError, OSError) as exc:  # Redis down for a moment: keep trying
+                self.errors += 1
+                self.last_error = str(exc)
+                logger.warning("prefetch: sampling failed, retrying: %s", exc)
+                self._stop.wait(0.5)
+            except Exception as exc:  # a bug: record it, keep the thread alive to report
+                self.errors += 1
+                self.last_error = repr(exc)
+                logger.exception("prefetch: unexpected error")
+                self._stop.wait(0.5)
+
+    def get(self, timeout_s: float) -> Sampled | None:
+        t0 = time.monotonic()
+        try:
+            return self._ready.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
+        finally:
+            self.waited_s += time.monotonic() - t0
+
+    def update_priorities(self, ids: np.ndarray, priorities: np.ndarray) -> None:
+        self._updates.put((ids, priorities))
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+
+@dataclass
+class LearnerCounters:
+    """Counters saved with checkpoints and restored on resume."""
+
+    updates: int = 0
+    env_steps: int = 0
+    published_version: int = -1
+    samples: int = 0
+    best_eval_return: float = float("-inf")
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Learner:
+    """Trains the DQN from the replay and publishes immutable weight versions.
+
+    Promises: :meth:`publish` stores a version strictly greater than every version
+    this learner (or a checkpoint it resumed from) published; :meth:`checkpoint`
+    writes everything :meth:`resume` needs (no pickle); the same seed and the same
+    batches give bit-identical weights (sync mode).
+    """
+
+    def __init__(
+        self,
+        cfg: Any,
+        obs_space: gym.Space,
+        num_actions: int,
+        client: Any,
+        store: Any,
+        tag: str,
+        run_dir: Path,
+        plain_config: dict[str, Any],
+    ) -> None:
+        self.cfg = cfg
+        self.obs_space = obs_space
+        self.num_actions = num_actions
+        self.client = client
+        self.store = store
+        self.tag = tag
+        self.plain_config = plain_config
+        self.device = resolve_device(cfg.learner.device)
+        if cfg.learner.torch_threads:
+            torch.set_num_threads(int(cfg.learner.torch_threads))
+        self.algo = DQN(cfg.model, cfg.algo, obs_space, num_actions, self.device, seed=cfg.seed)
+        self.counters = LearnerCounters()
+        self.sampler = client.sampler(
+            cfg.replay.table, seed=int(cfg.seed), **cfg.replay.sampler_kwargs()
+        )
+        self.prefetcher: Prefetcher | None = None
+        self.checkpoint_dir = Path(cfg.learner.checkpoint_dir or run_dir / "checkpoints")
+        self.last_stats: dict[str, float] = {}
+        self._final_wait_fraction = 0.0
+        self._lag_sum = 0.0
+        self._lag_n = 0
+
+    # ------------------------------------------------------------------ start / resume
+    def resume(self, path: str | Path | None = None) -> bool:
+        """Restore networks, optimizer and counters from a checkpoint; False when none."""
+        where = Path(path) if path else self.checkpoint_dir
+        try:
+            ckpt = load_checkpoint(where, self.device)
+        except FileNotFoundError:
+            logger.warning("learner.resume: no checkpoint under %s; starting fresh", where)
+            return False
+        self.algo.load_state(ckpt.tensors, ckpt.optimizer)
+        c = ckpt.counters
+        self.counters = LearnerCounters(
+            updates=int(c.get("updates", 0)),
+            env_steps=int(c.get("env_steps", 0)),
+            published_version=int(c.get("published_version", -1)),
+            samples=int(c.get("samples", 0)),
+            best_eval_return=float(
+                c["best_eval_return"] if c.get("best_eval_return") is not None else float("-inf")
+            ),
+        )
+        self.algo.updates = self.counters.updates
+        logger.info("resumed from %s at update %d", ckpt.path, self.counters.updates)
+        return True
+
+    def adopt_published(self) -> bool:
+        """Start from the store's latest weights of the tag (e.g. a cold start); False if none."""
+        latest = self.store.latest_version(self.tag)
+        if latest is None:
+            return False
+        version, tensors, _ = self.store.fetch(self.tag, latest)
+        load_tensors(self.algo.online, tensors)
+        self.algo.online.to(self.device)
+        self.algo.sync_target()
+        self.counters.published_version = version
+        logger.info("starting from published %s version %d", self.tag, version)
+        return True
+
+    # ------------------------------------------------------------------ weights
+    def publish(self) -> int:
+        """Publish the online network as a new version; returns it."""
+        tensors, meta = export_for_edge(self.algo.online)
+        meta = {
+            **meta,
+            "tag": self.tag,
+            "env_id": str(self.cfg.env.id),
+            "learner_updates": str(self.counters.updates),
+            "env_steps": str(self.counters.env_steps),
+        }
+        version = self.store.publish(
+            self.tag, tensors, meta, min_version=self.counters.published_version + 1
+        )
+        self.counters.published_version = version
+        return version
+
+    def weights_sha256(self) -> str:
+        """sha256 of the online network's exported tensors (bit-for-bit reproducibility)."""
+        import hashlib
+
+        tensors, _ = export_for_edge(self.algo.online)
+        h = hashlib.sha256()
+        for name in sorted(tensors):
+            h.update(name.encode())
+            h.update(np.ascontiguousarray(tensors[name]).tobytes())
+        return h.hexdigest()
+
+    # ------------------------------------------------------------------ training
+    def set_progress(self, fraction: float) -> None:
+        """Anneal the importance-sampling exponent with the run's progress (0..1)."""
+        start, final = float(self.cfg.replay.beta), float(self.cfg.algo.priority_beta_final)
+        f = min(1.0, max(0.0, fraction))
+        self.sampler.beta = start + f * (final - start)
+
+    def start_prefetch(self) -> None:
+        if self.prefetcher is None:
+            self.prefetcher = Prefetcher(
+                self.sampler,
+                int(self.cfg.algo.batch_size),
+                int(self.cfg.learner.prefetch_batches),
+                self.device,
+            ).start()
+
+    def stop_prefetch(self) -> None:
+        if self.prefetcher is not None:
+            self.prefetcher.stop()
+            self._final_wait_fraction = self.prefetcher.wait_fraction
+            self.prefetcher = None
+
+    def _train_on(self, item: Sampled) -> np.ndarray:
+        priorities, stats = self.algo.update(item.batch)
+        self.counters.updates = self.algo.updates
+        self.counters.samples += len(item.ids)
+        self.last_stats = stats
+        if item.policy_version is not None:
+            pv = item.policy_version[item.policy_version >= 0]
+            if pv.size:
+                self._lag_sum += float(self.counters.published_version - pv.mean())
+                self._lag_n += 1
+        return priorities
+
+    def step_async(self, timeout_s: float = 0.1) -> bool:
+        """One update from a prefetched batch; False when none arrived within ``timeout_s``."""
+        self.start_prefetch()
+        assert self.prefetcher is not None
+        item = self.prefetcher.get(timeout_s)
+        if item is None:
+            return False
+        priorities = self._train_on(item)
+        self.prefetcher.update_priorities(item.ids, priorities)
+        return True
+
+    def step_sync(self) -> bool:
+        """One update from a batch sampled inline (deterministic); False when none is there."""
+        try:
+            sb = self.sampler.sample(
+                int(self.cfg.algo.batch_size), timeout_ms=int(self.cfg.learner.sample_timeout_ms)
+            )
+        except ReplayTimeoutError:
+            return False
+        item = Sampled(
+            ids=sb.ids,
+            batch=TorchBatch.from_numpy(sb.data, sb.weights, self.device),
+            policy_version=sb.data.get("policy_version"),
+        )
+        priorities = self._train_on(item)
+        self.sampler.update_priorities(item.ids, priorities)
+        return True
+
+    def policy_lag(self) -> float:
+        """Mean (latest published − behaviour version) over batches since the last call."""
+        lag = self._lag_sum / self._lag_n if self._lag_n else float("nan")
+        self._lag_sum, self._lag_n = 0.0, 0
+        return lag
+
+    @property
+    def wait_fraction(self) -> float:
+        if self.prefetcher is not None:
+            return self.prefetcher.wait_fraction
+        return self._final_wait_fraction
+
+    # ------------------------------------------------------------------ evaluation / checkpoints
+    def evaluate(self, episodes: int | None = None) -> np.ndarray:
+        env = self.cfg.env
+        returns = evaluate_policy(
+            self.algo.online,
+            env,
+            int(episodes or env.eval_episodes),
+            int(env.eval_seed),
+            self.device,
+        )
+        self.counters.best_eval_return = max(self.counters.best_eval_return, float(returns.mean()))
+        return returns
+
+    def checkpoint(self) -> Path:
+        c = self.counters
+        counters = {
+            "updates": c.updates,
+            "env_steps": c.env_steps,
+            "published_version": c.published_version,
+            "samples": c.samples,
+            "best_eval_return": c.best_eval_return if np.isfinite(c.best_eval_return) else None,
+            "tag": self.tag,
+            "weights_sha256": self.weights_sha256(),
+        }
+        return save_checkpoint(
+            self.checkpoint_dir,
+            self.algo.tensors(),
+            self.algo.optimizer_json(),
+            counters,
+            self.plain_config,
+            keep=int(self.cfg.learner.keep_checkpoints),
+        )
+
+    def close(self) -> None:
+        self.stop_prefetch()
+
+
+__all__ = ["Learner", "LearnerCounters", "Prefetcher", "Sampled", "resolve_device"]

@@ -1,0 +1,515 @@
+"""``python -m learner.main``: the one place that wires an fsrl run together.
+
+:func:`run` builds the topology in order — Redis (a private embedded server unless
+``replay.redis_url`` is set) → replay table and weight store → learner (version 0
+published before any actor starts) → Ray (local, or ``ray.address=auto`` /
+``ray://host:10001`` to join a cluster) → ``actors.num`` actor workers — then trains
+until a budget is reached (env steps, learner updates, wall time, or a greedy
+evaluation at ``budget.target_eval_return``), writes a final checkpoint and
+evaluation, and tears everything down in reverse order. Ctrl-C and SIGTERM stop the
+run the same way: no Ray worker or Redis server outlives it.
+
+``mode=async``: actors collect continuously while the learner trains from prefetched
+batches. ``mode=sync``: collect and train phases alternate, actors one after the
+other, batches sampled inline — the same seed gives bit-identical final weights.
+
+Examples::
+
+    python -m learner.main
+    python -m learner.main env=tetris experiment=tetris actors.num=16 learner.device=cuda
+    python -m learner.main ray.address=auto replay.redis_url=redis://redis:6379/0
+    python -m learner.main -m actors.num=1,2,4
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import signal
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import hydra
+import numpy as np
+from omegaconf import DictConfig
+
+import conf
+from conf.schema import Config
+from learner.evaluate import env_spaces
+from learner.learner import Learner
+from learner.metrics import MetricsLogger
+from learner.models import resolve_arch
+
+logger = logging.getLogger(__name__)
+
+
+class StopRun(Exception):
+    """Raised in the main thread by SIGTERM so the run unwinds like on Ctrl-C."""
+
+
+@dataclass
+class RunState:
+    """What the driver loop tracks between metric dumps."""
+
+    start_s: float = field(default_factory=time.monotonic)
+    env_steps: int = 0
+    env_steps_base: int = 0  # from a resumed checkpoint
+    episodes: int = 0
+    last_episode_id: str = "0-0"
+    recent_returns: list[float] = field(default_factory=list)
+    per_version: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
+    stop_reason: str = ""
+    last_eval_mean: float = float("nan")
+    evals: list[dict[str, float]] = field(default_factory=list)
+    actors_dead: int = 0
+    restarts: int = 0
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.start_s
+
+
+def _budget_fraction(cfg: Config, st: RunState, updates: int) -> tuple[float, str]:
+    b = cfg.budget
+    parts = []
+    if b.env_steps:
+        parts.append((st.env_steps / b.env_steps, f"{st.env_steps:,}/{b.env_steps:,} env steps"))
+    if b.learner_updates:
+        parts.append((updates / b.learner_updates, f"{updates:,}/{b.learner_updates:,} updates"))
+    if b.wall_time_s:
+        parts.append((st.elapsed_s / b.wall_time_s, f"{st.elapsed_s:.0f}/{b.wall_time_s:.0f} s"))
+    return max(parts, key=lambda p: p[0]) if parts else (0.0, "")
+
+
+def _budget_reached(cfg: Config, st: RunState, updates: int) -> str:
+    b = cfg.budget
+    if b.env_steps and st.env_steps >= b.env_steps:
+        return f"env step budget reached ({st.env_steps:,} >= {b.env_steps:,})"
+    if b.learner_updates and updates >= b.learner_updates:
+        return f"learner update budget reached ({updates:,})"
+    if b.wall_time_s and st.elapsed_s >= b.wall_time_s:
+        return f"wall time budget reached ({st.elapsed_s:.0f} s)"
+    return ""
+
+
+class _Signals:
+    """SIGTERM (and SIGINT) → StopRun/KeyboardInterrupt in the main thread, restored on exit."""
+
+    def __init__(self) -> None:
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _Signals:
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return self
+
+        def on_term(signum: int, frame: Any) -> None:
+            raise StopRun(f"signal {signum}")
+
+        self._old[signal.SIGTERM] = signal.signal(signal.SIGTERM, on_term)
+        self._old[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._old.items():
+            with contextlib.suppress(Exception):
+                signal.signal(sig, handler)
+
+
+def _ignore_signals() -> Any:
+    """Block a second Ctrl-C while tearing down (so cleanup completes)."""
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(Exception):
+            old[sig] = signal.signal(sig, signal.SIG_IGN)
+    return old
+
+
+def _start_ray(cfg: Config) -> bool:
+    """Start or join Ray; True when this process started it (and must shut it down)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    kwargs: dict[str, Any] = {
+        "namespace": cfg.ray.namespace,
+        "log_to_driver": True,
+        "configure_logging": False,
+    }
+    if cfg.ray.address is None:
+        kwargs.update(num_cpus=cfg.ray.num_cpus or os.cpu_count() or 1)
+        kwargs["include_dashboard"] = cfg.ray.include_dashboard
+    try:
+        ray.init(address=cfg.ray.address, **kwargs)
+    except ConnectionError as exc:
+        raise ConnectionError(f"cannot join Ray at ray.address={cfg.ray.address!r}: {exc}") from exc
+    return True
+
+
+def _plain_config(cfg: Config, arch: str, tag: str, namespace: str) -> dict[str, Any]:
+    plain = conf.to_container(cfg)
+    plain["model"]["arch"] = arch
+    plain["model"]["tag"] = tag
+    plain["replay"]["namespace"] = namespace
+    return plain
+
+
+def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
+    """Run one training job end to end; returns its summary (also in ``run_dir/summary.json``)."""
+    import ray
+
+    from actors.worker import create_remote_actor, episodes_key, life_key, stop_key, transition_spec
+    from replay import ReplayClient
+    from replay.embedded import EmbeddedRedis
+    from replay.weights import WeightStore
+
+    conf.validate(cfg)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    st = RunState()
+    summary: dict[str, Any] = {}
+    with contextlib.ExitStack() as stack, _Signals():
+        # --- replay store: embedded unless a URL is given
+        if cfg.replay.redis_url is None:
+            server = EmbeddedRedis(maxmemory_mb=cfg.replay.maxmemory_mb)
+            stack.callback(server.close)
+            url = server.start().url
+        else:
+            url = cfg.replay.redis_url
+        namespace = cfg.replay.namespace or "default"
+
+        # --- env, network family and weight line
+        obs_space, num_actions = env_spaces(cfg.env)
+        arch = resolve_arch(cfg.model.arch, obs_space)
+        tag = cfg.model.tag or conf.default_model_tag(cfg.env.id, arch)
+        plain = _plain_config(cfg, arch, tag, namespace)
+        cfg.model.arch = arch
+        logger.info("run dir %s; env %s, arch %s, tag %s", run_dir, cfg.env.id, arch, tag)
+
+        client = ReplayClient(
+            url,
+            namespace=namespace,
+            connect_timeout_s=cfg.replay.connect_timeout_s,
+            socket_timeout_s=cfg.replay.socket_timeout_s,
+            reconnect_timeout_s=cfg.replay.reconnect_timeout_s,
+        )
+        stack.callback(client.close)
+        table_cfg = cfg.replay.table_config()
+        if cfg.mode == "sync":  # the phase schedule fixes the ratio; no limiter waits
+            table_cfg = type(table_cfg)(
+                name=table_cfg.name,
+                capacity=table_cfg.capacity,
+                min_size_to_sample=table_cfg.min_size_to_sample,
+            )
+        client.create_table(table_cfg, transition_spec(plain["env"]))
+        store = WeightStore(url, namespace, connect_timeout_s=cfg.replay.connect_timeout_s)
+        stack.callback(store.close)
+        client.redis.delete(stop_key(namespace))
+        last = client.redis.xrevrange(episodes_key(namespace), count=1)
+        st.last_episode_id = last[0][0].decode() if last else "0-0"
+
+        # --- learner: resume or adopt or fresh, then publish before any actor starts
+        learner = Learner(cfg, obs_space, num_actions, client, store, tag, run_dir, plain)
+        stack.callback(learner.close)
+        resumed = False
+        if cfg.learner.resume or cfg.learner.resume_from:
+            resumed = learner.resume(cfg.learner.resume_from)
+            st.env_steps_base = learner.counters.env_steps
+        if not resumed:
+            learner.adopt_published()
+        version = learner.publish()
+        logger.info("published %s version %d", tag, version)
+
+        metrics = MetricsLogger(
+            run_dir,
+            console=cfg.logging.console,
+            tensorboard=cfg.logging.tensorboard,
+            jsonl=cfg.logging.jsonl,
+            title=f"fsrl {cfg.mode}: {cfg.env.id} / {tag}",
+        )
+
+        # --- Ray and the actors
+        owns_ray = _start_ray(cfg)
+        if owns_ray:
+            stack.callback(ray.shutdown)
+        actors = [create_remote_actor(plain, i, url, namespace, tag) for i in range(cfg.actors.num)]
+
+        def stop_actors() -> None:
+            with contextlib.suppress(Exception):
+                client.redis.set(stop_key(namespace), "1", ex=3600)
+            for a in actors:
+                with contextlib.suppress(Exception):
+                    a.stop.remote()
+            if run_refs:
+                with contextlib.suppress(Exception):
+                    ray.wait(run_refs, num_returns=len(run_refs), timeout=10)
+            for a in actors:
+                with contextlib.suppress(Exception):
+                    ray.kill(a, no_restart=True)
+
+        run_refs: list[Any] = []
+        stack.callback(stop_actors)
+
+        def poll_actors() -> None:
+            """Env steps (life hashes survive restarts) and finished episodes."""
+            pipe = client.redis.pipeline(transaction=False)
+            for i in range(cfg.actors.num):
+                pipe.hmget(life_key(namespace, i), "env_steps", "restarts")
+            rows = pipe.execute()
+            steps = sum(int(r[0] or 0) for r in rows)
+            st.restarts = sum(int(r[1] or 0) for r in rows)
+            st.env_steps = max(st.env_steps, st.env_steps_base + steps)
+            reply = client.redis.xread({episodes_key(namespace): st.last_episode_id}, count=10_000)
+            for _, entries in reply or []:
+                for entry_id, fields in entries:
+                    st.last_episode_id = entry_id.decode()
+                    ret = float(fields[b"return"])
+                    st.episodes += 1
+                    st.recent_returns.append(ret)
+                    st.per_version[int(fields[b"policy_version"])].append(ret)
+            st.recent_returns = st.recent_returns[-100:]
+
+        last_dump = [time.monotonic(), 0, 0]
+
+        def dump() -> None:
+            now = time.monotonic()
+            dt = max(1e-9, now - last_dump[0])
+            updates = learner.counters.updates
+            metrics.record_many(
+                {
+                    "charts/env_steps": st.env_steps,
+                    "charts/env_steps_per_s": (st.env_steps - last_dump[1]) / dt,
+                    "charts/learner_updates": updates,
+                    "charts/updates_per_s": (updates - last_dump[2]) / dt,
+                    "charts/latest_version": learner.counters.published_version,
+                    "charts/policy_lag": learner.policy_lag(),
+                    "charts/episodes": st.episodes,
+                    "learner/replay_wait_fraction": learner.wait_fraction,
+                    "actors/restarts": st.restarts,
+                    "actors/dead": st.actors_dead,
+                }
+            )
+            if st.recent_returns:
+                metrics.record("charts/episode_return", float(np.mean(st.recent_returns[-20:])))
+            for v, rets in list(st.per_version.items())[-8:]:
+                metrics.record_version_return(v, float(np.mean(rets)))
+            if len(st.per_version) > 64:
+                for v in sorted(st.per_version)[:-32]:
+                    del st.per_version[v]
+            metrics.record_many(learner.last_stats)
+            with contextlib.suppress(Exception):
+                rm = client.metrics(cfg.replay.table)
+                metrics.record("replay/size", rm["replay/size"])
+                metrics.record("replay/inserts_per_s", rm["replay/inserts_per_s"])
+                metrics.record("replay/samples_per_s", rm["replay/samples_per_s"])
+                metrics.record("replay/sample_insert_ratio", rm["replay/sample_to_insert_ratio"])
+            frac, label = _budget_fraction(cfg, st, updates)
+            metrics.set_progress(frac, label)
+            metrics.dump(updates)
+            last_dump[:] = [now, st.env_steps, updates]
+
+        target = cfg.budget.target_eval_return
+
+        def evaluate_now() -> bool:
+            """A greedy evaluation; True when it reaches the target return."""
+            episodes = int(cfg.env.eval_episodes)
+            if target is not None:  # screen with a few episodes before paying for all
+                screen = learner.evaluate(min(5, episodes))
+                if screen.mean() < target:
+                    metrics.record("eval/screen_mean_return", float(screen.mean()))
+                    return False
+            returns = learner.evaluate(episodes)
+            st.last_eval_mean = float(returns.mean())
+            st.evals.append(
+                {"env_steps": st.env_steps, "elapsed_s": st.elapsed_s, "mean": st.last_eval_mean}
+            )
+            metrics.record("eval/mean_return", st.last_eval_mean)
+            logger.info(
+                "eval at %d env steps: mean %.1f over %d", st.env_steps, st.last_eval_mean, episodes
+            )
+            return target is not None and st.last_eval_mean >= target
+
+        interrupted = ""
+        try:
+            if cfg.mode == "async":
+                run_refs = [a.run.remote() for a in actors]
+                learner.start_prefetch()
+                last_poll = last_eval = time.monotonic()
+                pub_every = int(cfg.learner.publish_interval_updates)
+                ckpt_every = int(cfg.learner.checkpoint_interval_updates)
+                while True:
+                    if learner.step_async(timeout_s=0.05):
+                        u = learner.counters.updates
+                        if u % pub_every == 0:
+                            learner.publish()
+                        if ckpt_every and u % ckpt_every == 0:
+                            learner.counters.env_steps = st.env_steps
+                            learner.checkpoint()
+                    now = time.monotonic()
+                    if now - last_poll >= 0.25:
+                        last_poll = now
+                        poll_actors()
+                        done, _ = ray.wait(run_refs, num_returns=len(run_refs), timeout=0)
+                        for ref in done:
+                            try:
+                                ray.get(ref)
+                            except Exception as exc:
+                                logger.error("an actor died for good: %s", exc)
+                            run_refs.remove(ref)
+                            st.actors_dead += 1
+                        if not run_refs:
+                            st.stop_reason = "every actor stopped"
+                            break
+                        frac, _ = _budget_fraction(cfg, st, learner.counters.updates)
+                        learner.set_progress(frac)
+                        reason = _budget_reached(cfg, st, learner.counters.updates)
+                        if reason:
+                            st.stop_reason = reason
+                            break
+                    if (
+                        cfg.learner.eval_interval_s
+                        and now - last_eval >= cfg.learner.eval_interval_s
+                    ):
+                        if evaluate_now():
+                            st.stop_reason = f"target eval return {target} reached"
+                            break
+                        last_eval = time.monotonic()
+                    if now - last_dump[0] >= cfg.logging.interval_s:
+                        dump()
+            else:
+                _run_sync(cfg, learner, actors, st, poll_actors, dump, evaluate_now)
+        except (KeyboardInterrupt, StopRun) as exc:
+            interrupted = f"interrupted ({exc or 'Ctrl-C'})"
+            st.stop_reason = interrupted
+            logger.warning("stopping: %s", interrupted)
+
+        old = _ignore_signals()  # finish the teardown even on a second Ctrl-C
+        try:
+            learner.stop_prefetch()
+            stop_actors()
+            with contextlib.suppress(Exception):
+                poll_actors()
+            learner.counters.env_steps = st.env_steps
+            final_version = learner.publish()
+            ckpt = learner.checkpoint()
+            final_eval = float("nan")
+            if not interrupted:
+                returns = learner.evaluate()
+                final_eval = float(returns.mean())
+                metrics.record("eval/mean_return", final_eval)
+            dump()
+            summary = {
+                "stop_reason": st.stop_reason,
+                "mode": cfg.mode,
+                "env_id": cfg.env.id,
+                "model_tag": tag,
+                "env_steps": st.env_steps,
+                "learner_updates": learner.counters.updates,
+                "episodes": st.episodes,
+                "final_version": final_version,
+                "final_eval_mean_return": final_eval,
+                "best_eval_mean_return": learner.counters.best_eval_return,
+                "wall_time_s": round(st.elapsed_s, 3),
+                "replay_wait_fraction": learner.wait_fraction,
+                "actor_restarts": st.restarts,
+                "weights_sha256": learner.weights_sha256(),
+                "checkpoint": str(ckpt),
+                "run_dir": str(run_dir),
+                "evals": st.evals,
+            }
+            metrics.close({k: v for k, v in summary.items() if k != "evals"})
+            # close Ray, the learner's threads and Redis (ExitStack, reverse order)
+            stack.close()
+        finally:
+            for sig, handler in old.items():
+                with contextlib.suppress(Exception):
+                    signal.signal(sig, handler)
+    (run_dir / "summary.json").write_text(
+        __import__("json").dumps(summary, indent=1, default=_json_default)
+    )
+    return summary
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    return str(o)
+
+
+def _run_sync(
+    cfg: Config,
+    learner: Learner,
+    actors: list[Any],
+    st: RunState,
+    poll_actors: Any,
+    dump: Any,
+    evaluate_now: Any,
+) -> None:
+    """Alternate collect and train phases; deterministic for a given seed."""
+    import ray
+
+    per_phase = int(cfg.learner.sync_steps_per_phase)
+    per_phase -= per_phase % cfg.actors.envs_per_actor
+    per_phase = max(per_phase, cfg.actors.envs_per_actor)
+    pub_every = int(cfg.learner.publish_interval_updates)
+    owed = 0.0
+    last_eval = last_dump = time.monotonic()
+    min_size = max(1, int(cfg.replay.min_size_to_sample))
+    collected = 0
+    while True:
+        for a in actors:  # one after the other: the replay's order is then fixed
+            ray.get(a.collect.remote(per_phase))
+            collected += per_phase
+        st.env_steps = st.env_steps_base + collected
+        poll_actors()
+        st.env_steps = st.env_steps_base + collected
+        if collected >= min_size:
+            owed += cfg.learner.sync_updates_per_step * per_phase * len(actors)
+            while owed >= 1.0:
+                if not learner.step_sync():
+                    break
+                owed -= 1.0
+                if learner.counters.updates % pub_every == 0:
+                    learner.publish()
+            learner.publish()
+        frac, _ = _budget_fraction(cfg, st, learner.counters.updates)
+        learner.set_progress(frac)
+        reason = _budget_reached(cfg, st, learner.counters.updates)
+        if reason:
+            st.stop_reason = reason
+            return
+        now = time.monotonic()
+        if cfg.learner.eval_interval_s and now - last_eval >= cfg.learner.eval_interval_s:
+            if evaluate_now():
+                st.stop_reason = f"target eval return {cfg.budget.target_eval_return} reached"
+                return
+            last_eval = time.monotonic()
+        if now - last_dump >= cfg.logging.interval_s:
+            dump()
+            last_dump = now
+
+
+@hydra.main(config_path="pkg://conf", config_name="config", version_base="1.3")
+def main(dcfg: DictConfig) -> None:
+    """Hydra entry: compose, validate (fails before anything starts), run."""
+    from hydra.core.hydra_config import HydraConfig
+
+    cfg = conf.to_config(dcfg)
+    logging.getLogger("learner").setLevel(cfg.logging.level)
+    logging.getLogger("actors").setLevel(cfg.logging.level)
+    logging.getLogger("replay").setLevel(cfg.logging.level)
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    summary = run(cfg, run_dir)
+    logger.info("run finished: %s", {k: v for k, v in summary.items() if k != "evals"})
+    if str(summary.get("stop_reason", "")).startswith("interrupted"):
+        raise SystemExit(130)
+
+
+if __name__ == "__main__":
+    main()
