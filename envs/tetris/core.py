@@ -171,6 +171,13 @@ class TetrisCore:
             np.int16
         )
         self._cell_flat = (CELLS[..., 0] + _PAD_ROWS) * self._pw + CELLS[..., 1] + _PAD_COLS
+        # Highest cell row (in the box) of the j-th covered column; 0 where none.
+        self._topoff = np.zeros((NUM_PIECES, 4, 4), dtype=np.int64)
+        for pp in range(NUM_PIECES):
+            for rr in range(4):
+                for jj in range(4):
+                    rows_in_col = CELLS[pp, rr, CELLS[pp, rr, :, 1] - MIN_COL[pp, rr] == jj, 0]
+                    self._topoff[pp, rr, jj] = rows_in_col.min() if rows_in_col.size else 0
         self._colidx = np.minimum(cols[:, None] + np.arange(4)[None, :], W - 1)  # (W, 4)
         self._a_rot = np.arange(self.num_placements) // W
         self._a_col = np.arange(self.num_placements) % W
@@ -423,40 +430,61 @@ class TetrisCore:
     def preview_onehot(self, rows: np.ndarray) -> np.ndarray:
         return self._eye[self.preview_pieces(rows)]
 
-    def candidate_features(self, rows: np.ndarray) -> np.ndarray:
+    def candidate_features(self, rows: np.ndarray, *, exact: bool = False) -> np.ndarray:
         """(n, A, F) float32 features of the board after each candidate placement.
 
         F = 8 + W: the :data:`FEATURE_NAMES_BASE` (each divided by the scale in its
         name; heights count from the floor over the full height H incl. hidden rows,
         measured after the cleared rows are removed) followed by the W column heights / H.
         Masked candidates get all zeros.
+
+        Candidates that clear no row are scored from the column tops alone (the piece
+        only raises the columns it covers and adds the gaps under its lowest cells to
+        the holes); those that clear rows get their afterstate board built and measured.
+        ``exact=True`` builds every afterstate (slow; the tests compare both paths).
         """
         H, W, A = self.height, self.width, self.num_placements
         n = rows.size
         p = self.piece[rows][:, None]
+        r = self._a_rot[None, :]
         mask = self.mask[rows]
         land = self.land[rows]
-        cells = CELLS[p, self._a_rot[None, :]]  # (n, A, 4, 2)
-        x = self._a_col[None, :] - MIN_COL[p, self._a_rot[None, :]]
-        cr = np.where(mask[..., None], land[..., None] + cells[..., 0], 0)
-        cc = np.where(mask[..., None], x[..., None] + cells[..., 1], 0)
-        after = np.repeat((self.board[rows] != 0)[:, None], A, axis=1)  # (n, A, H, W)
+        cells = CELLS[p, r]  # (n, A, 4, 2)
+        x = self._a_col[None, :] - MIN_COL[p, r]  # (n, A) box column
+        cr = np.where(mask[..., None], land[..., None] + cells[..., 0], 0)  # (n, A, 4)
+        board = self.board[rows]  # (n, H, W) 0/1
         ni = np.arange(n)[:, None, None]
-        ai = np.arange(A)[None, :, None]
-        after[ni, ai, cr, cc] |= mask[..., None]
-        full = after.all(axis=3)  # (n, A, H)
-        lines = full.sum(axis=2)
-        eroded = lines * full[ni, ai, cr].sum(axis=2)
-        hit = lines > 0
-        if hit.any():
-            sub = after[hit]
-            order = np.argsort(~full[hit], axis=1, kind="stable")
-            sub = np.take_along_axis(sub, order[:, :, None], axis=1)
-            sub[np.arange(H)[None, :] < lines[hit][:, None]] = False
-            after[hit] = sub
-        filled = after.any(axis=2)
-        heights = np.where(filled, H - after.argmax(axis=2), 0)  # (n, A, W)
-        holes = (np.logical_or.accumulate(after, axis=2) & ~after).sum(axis=(2, 3))
+        rowcount = board.sum(axis=2)  # (n, H)
+        same = (cr[..., :, None] == cr[..., None, :]).sum(axis=3)  # cells sharing the row
+        full_cell = (rowcount[ni, cr] + same == W) & mask[..., None]
+        lines = np.rint((full_cell / same).sum(axis=2)).astype(np.int64)
+        eroded = lines * full_cell.sum(axis=2)
+
+        top = self._with_floor[rows].argmax(axis=1)  # (n, W), H if empty
+        filled_below = np.logical_or.accumulate(board, axis=1)
+        holes0 = (filled_below & (board == 0)).sum(axis=(1, 2))  # (n,)
+        heights = np.repeat((H - top)[:, None, :], A, axis=1)  # (n, A, W)
+        j = np.arange(4)
+        has = BOTTOM[p, r] >= 0  # (n, A, 4): the piece covers column x + MIN_COL + j
+        col = self._a_col[None, :, None] + j  # (n|1, A, 4) leftmost column + j
+        col = np.minimum(np.where(has, col, self._a_col[None, :, None]), W - 1)
+        piece_top = land[..., None] + self._topoff[p, r]  # (n, A, 4)
+        piece_top = np.where(has, piece_top, piece_top[..., :1])
+        heights[np.broadcast_to(ni, col.shape), np.arange(A)[None, :, None], col] = H - piece_top
+        gaps = top[ni, col] - 1 - (land[..., None] + BOTTOM[p, r])
+        holes = holes0[:, None] + np.where(has, gaps, 0).sum(axis=2)
+
+        redo = mask & ((lines > 0) | exact)
+        if redo.any():
+            bi, ai = np.nonzero(redo)
+            h_ex, holes_ex, lines_ex, eroded_ex = self._afterstate_measures(
+                board[bi], self.piece[rows][bi], self._a_rot[ai], x[bi, ai], land[bi, ai]
+            )
+            heights[bi, ai] = h_ex
+            holes[bi, ai] = holes_ex
+            lines[bi, ai] = lines_ex
+            eroded[bi, ai] = eroded_ex
+
         bump = np.abs(np.diff(heights, axis=2)).sum(axis=2)
         wall = np.full((n, A, 1), H)
         padded = np.concatenate([wall, heights, wall], axis=2)
@@ -474,6 +502,25 @@ class TetrisCore:
         feats[..., 8:] = heights / H
         feats[~mask] = 0.0
         return feats
+
+    def _afterstate_measures(self, boards, p, r, x, y) -> tuple[np.ndarray, ...]:
+        """Column heights (m, W), holes, lines and eroded cells (m,) after locking piece
+        (p, r) at box (y, x) on each of ``boards`` (m, H, W) and clearing full rows."""
+        H = self.height
+        m = boards.shape[0]
+        after = boards.astype(bool)
+        cells = CELLS[p, r]
+        cell_rows = y[:, None] + cells[..., 0]
+        after[np.arange(m)[:, None], cell_rows, x[:, None] + cells[..., 1]] = True
+        full = after.all(axis=2)
+        lines = full.sum(axis=1)
+        eroded = lines * full[np.arange(m)[:, None], cell_rows].sum(axis=1)
+        order = np.argsort(~full, axis=1, kind="stable")  # full rows first, then the rest
+        after = np.take_along_axis(after, order[:, :, None], axis=1)
+        after[np.arange(H)[None, :] < lines[:, None]] = False
+        heights = np.where(after.any(axis=1), H - after.argmax(axis=1), 0)
+        holes = (np.logical_or.accumulate(after, axis=1) & ~after).sum(axis=(1, 2))
+        return heights, holes, lines, eroded
 
     def ansi(self, b: int, *, show_active: bool) -> str:
         """Text picture of board ``b``: '#' locked, '@' falling piece, '.' empty."""

@@ -301,3 +301,26 @@ def test_placements_near_the_top_are_all_playable(name: str) -> None:
         core.board[0, :2] = 0
         _set_piece(core, name, 0, core.spawn_x, core.spawn_y)
         assert _enumerated(core) <= _reachable_by_play(core)
+
+
+def test_fast_candidate_features_equal_built_afterstates() -> None:
+    """The column-top shortcut must agree with measuring every afterstate board."""
+    num = 16
+    rows = np.arange(num)
+    core = TetrisCore(num)
+    core.reset_rows(rows, [np.random.default_rng(i) for i in range(num)])
+    rng = np.random.default_rng(0)
+    clearing = 0
+    for _ in range(150):
+        fast = core.candidate_features(rows)
+        exact = core.candidate_features(rows, exact=True)
+        np.testing.assert_allclose(fast, exact, atol=1e-6)
+        clearing += int((exact[..., 0] > 0).sum())
+        # A greedy-ish policy (fewest holes, then lowest) so that rows get cleared.
+        score = np.where(core.mask, -exact[..., 1] * 10 - exact[..., 4], -np.inf)
+        score += rng.random(score.shape) * 0.05
+        core.place(rows, np.argmax(score, axis=1))
+        over = rows[core.game_over]
+        if over.size:
+            core.reset_rows(over)
+    assert clearing > 50  # the line-clearing branch was exercised
