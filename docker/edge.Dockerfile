@@ -4,8 +4,10 @@
 #
 # Build from the repository root for the Pi (the base is multi-arch):
 #   docker buildx build --platform linux/arm64 -f docker/edge.Dockerfile -t fsrl-edge:0.1.0 .
-# Run on the Pi (simulated robot; backend=gopigo3 drives the motors):
-#   docker run --rm -p 5555:5555 fsrl-edge:0.1.0 python -m robot_edge.server backend=sim port=5555
+# Run on the Pi with its CURVE key home (python -m robot_edge.pair, docs/deploy.md);
+# backend=sim simulates the robot, backend=gopigo3 drives the motors:
+#   docker run --rm -p 5555:5555 -v ~/.fsrl/edge-keys:/keys:ro fsrl-edge:0.1.0 \
+#     python -m robot_edge.server backend=gopigo3 bind=tcp://0.0.0.0:5555 keys_dir=/keys
 #
 # Bases are pinned by tag. When bumping one, record its digest next to it, e.g.
 #   docker buildx imagetools inspect python:3.11.14-slim-bookworm
@@ -37,7 +39,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp
 COPY --from=build /opt/venv /opt/venv
+# CURVE key homes (python -m robot_edge.pair). Owned by the runtime user, so a fresh
+# named volume mounted here (docker/compose.yaml) starts out writable by it.
+RUN mkdir -p /keys/host /keys/pi && chown -R 1000:1000 /keys
 WORKDIR /tmp
 USER 1000:1000
 EXPOSE 5555
-CMD ["python", "-m", "robot_edge.server", "backend=sim", "port=5555"]
+CMD ["python", "-m", "robot_edge.server", "backend=sim", "bind=tcp://0.0.0.0:5555", "keys_dir=/keys"]

@@ -8,6 +8,7 @@ sys.path), so it has a name no other test folder uses.
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -77,3 +78,32 @@ def find(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
         if doc["kind"] == kind and doc["metadata"]["name"] == name:
             return doc
     raise KeyError(f"no {kind}/{name} among {[(d['kind'], d['metadata']['name']) for d in docs]}")
+
+
+_MODULE_RE = re.compile(r"python3? -m ([A-Za-z_][\w.]*)")
+
+
+def python_modules(text: str) -> set[str]:
+    """The modules a text starts with `python -m MODULE` (shell strings, YAML, Dockerfiles)."""
+    return set(_MODULE_RE.findall(text))
+
+
+def exec_form_modules(node: Any) -> set[str]:
+    """`["python", "-m", "X", ...]` lists anywhere in a parsed YAML/JSON tree."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for value in node.values():
+            found |= exec_form_modules(value)
+    elif isinstance(node, list):
+        for i in range(len(node) - 2):
+            if (
+                node[i] in ("python", "python3")
+                and node[i + 1] == "-m"
+                and isinstance(node[i + 2], str)
+            ):
+                found.add(node[i + 2])
+        for value in node:
+            found |= exec_form_modules(value)
+    elif isinstance(node, str):
+        found |= python_modules(node)
+    return found

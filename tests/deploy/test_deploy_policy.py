@@ -10,7 +10,16 @@ from typing import Any
 import pytest
 from deploy_helpers import K8S_DIR, OVERLAYS, containers, find, load_rendered, pod_templates
 
-WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod", "RayCluster", "RayJob"}
+WORKLOAD_KINDS = {
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+    "Pod",
+    "RayCluster",
+    "RayJob",
+}
 
 
 def _pods(overlay: str) -> list[tuple[str, dict[str, Any]]]:
@@ -22,9 +31,7 @@ def _pods(overlay: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 PODS = [item for overlay in OVERLAYS for item in _pods(overlay)]
-CONTAINERS = [
-    (f"{where}/{c['name']}", pod, c) for where, pod in PODS for c in containers(pod)
-]
+CONTAINERS = [(f"{where}/{c['name']}", pod, c) for where, pod in PODS for c in containers(pod)]
 IDS = [w for w, _, _ in CONTAINERS]
 
 
@@ -57,9 +64,11 @@ def test_container_has_readiness_and_liveness(where: str, pod: dict, container: 
 
 
 def _probe_text(probe: dict[str, Any]) -> str:
-    return " ".join(str(x) for x in probe.get("exec", {}).get("command", [])) + str(
-        probe.get("httpGet", {})
-    ) + str(probe.get("tcpSocket", {}))
+    return (
+        " ".join(str(x) for x in probe.get("exec", {}).get("command", []))
+        + str(probe.get("httpGet", {}))
+        + str(probe.get("tcpSocket", {}))
+    )
 
 
 # Redis' own liveness is Redis (a TCP check on its port); every other container's is not.
@@ -152,7 +161,15 @@ def _bytes(value: str) -> int:
 def _quantity(value: str) -> int:
     match = re.fullmatch(r"(\d+)(Ki|Mi|Gi|Ti|k|M|G)?", str(value))
     assert match, value
-    scale = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4, "k": 10**3, "M": 10**6, "G": 10**9}
+    scale = {
+        "Ki": 1024,
+        "Mi": 1024**2,
+        "Gi": 1024**3,
+        "Ti": 1024**4,
+        "k": 10**3,
+        "M": 10**6,
+        "G": 10**9,
+    }
     return int(match.group(1)) * scale.get(match.group(2) or "", 1)
 
 
@@ -167,7 +184,9 @@ def test_redis_persists_with_aof_and_never_evicts(overlay: str) -> None:
     assert maxmemory > 0
     # The container limit leaves room above maxmemory for the AOF rewrite's fork.
     sts = find(load_rendered(overlay), "StatefulSet", "redis")
-    limit = _quantity(sts["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"])
+    limit = _quantity(
+        sts["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
+    )
     assert limit >= 1.25 * maxmemory, (overlay, limit, maxmemory)
 
 
@@ -189,7 +208,10 @@ def test_redis_has_a_volume_a_service_and_a_drainable_pdb(overlay: str) -> None:
     (claim,) = sts["spec"]["volumeClaimTemplates"]
     assert claim["metadata"]["name"] == "data"
     assert _quantity(claim["spec"]["resources"]["requests"]["storage"]) > 0
-    mounts = {m["name"]: m["mountPath"] for m in sts["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
+    mounts = {
+        m["name"]: m["mountPath"]
+        for m in sts["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    }
     assert mounts["data"] == "/data"
     labels = sts["spec"]["template"]["metadata"]["labels"]
     service = find(docs, "Service", "redis")
@@ -271,7 +293,9 @@ def test_rayjob_runs_learner_main_with_configmap_overrides(overlay: str) -> None
     assert "/etc/fsrl/training/overrides" in entry
     # The files the entrypoint reads are the ConfigMap mounted in the head pod.
     head = find(docs, "RayCluster", "fsrl")["spec"]["headGroupSpec"]["template"]["spec"]
-    volume = next(v for v in head["volumes"] if v.get("configMap", {}).get("name") == "fsrl-training")
+    volume = next(
+        v for v in head["volumes"] if v.get("configMap", {}).get("name") == "fsrl-training"
+    )
     mount = next(m for m in head["containers"][0]["volumeMounts"] if m["name"] == volume["name"])
     assert mount["mountPath"] == "/etc/fsrl/training"
     files = _training_files(docs)
@@ -288,8 +312,16 @@ def test_rayjob_runs_learner_main_with_configmap_overrides(overlay: str) -> None
 def test_actor_slots_fit_the_actor_count(overlay: str) -> None:
     """actors.num Ray actors of num_cpus_per_actor CPUs fit on the actor pods as rendered."""
     docs = load_rendered(overlay)
-    group = next(g for g in find(docs, "RayCluster", "fsrl")["spec"]["workerGroupSpecs"] if g["groupName"] == "actors")
+    group = next(
+        g
+        for g in find(docs, "RayCluster", "fsrl")["spec"]["workerGroupSpecs"]
+        if g["groupName"] == "actors"
+    )
     cpus = float(group["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"])
     per_actor = float(_overrides(docs)["actors.num_cpus_per_actor"])
     actors_num = int(_training_files(docs)["actors_num"])
-    assert group["replicas"] * int(cpus / per_actor) >= actors_num, (overlay, group["replicas"], cpus)
+    assert group["replicas"] * int(cpus / per_actor) >= actors_num, (
+        overlay,
+        group["replicas"],
+        cpus,
+    )

@@ -46,8 +46,7 @@ def _kuberay_validators() -> dict[str, jsonschema.protocols.Validator]:
 def _crd_errors(doc: dict[str, Any]) -> list[str]:
     validator = _kuberay_validators()[doc["kind"]]
     return [
-        f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
-        for e in validator.iter_errors(doc)
+        f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(doc)
     ]
 
 
@@ -82,9 +81,7 @@ def test_kubernetes_validate_cli_passes_on_rendered_files() -> None:
 
 
 def _raycluster() -> dict[str, Any]:
-    return copy.deepcopy(
-        next(d for _, d in _docs("gpu") if d["kind"] == "RayCluster")
-    )
+    return copy.deepcopy(next(d for _, d in _docs("gpu") if d["kind"] == "RayCluster"))
 
 
 def test_kuberay_schema_rejects_bad_clusters() -> None:
