@@ -155,6 +155,8 @@ class TetrisCore:
         self.land = np.zeros((B, self.num_placements), dtype=np.int64)
         cols = np.arange(W)
         self._cols = cols
+        self._a_rot = np.arange(self.num_placements) // W
+        self._a_col = np.arange(self.num_placements) % W
         self._bag_tile = np.tile(np.arange(NUM_PIECES, dtype=np.int64), (self._seq_len // 7, 1))
         self._line_table = np.array((0.0, *self.rewards.line_rewards))
         # Static per-piece candidate tables (piece-indexed, shape (7, 4, W) or (7, 4, W, 4)).
@@ -171,6 +173,23 @@ class TetrisCore:
             np.int16
         )
         self._cell_flat = (CELLS[..., 0] + _PAD_ROWS) * self._pw + CELLS[..., 1] + _PAD_COLS
+        # Static per (piece, candidate) tables for the candidate features, (7, A, 4).
+        a_rot = self._a_rot
+        self._a_x = self._a_col[None, :] - MIN_COL[:, a_rot]  # (7, A) box column
+        self._a_cellrow = CELLS[:, a_rot][..., 0].astype(np.int16)
+        self._a_same = (
+            (self._a_cellrow[..., :, None] == self._a_cellrow[..., None, :])
+            .sum(axis=3)
+            .astype(np.int16)
+        )
+        self._a_inv_same = (1.0 / self._a_same).astype(np.float32)
+        self._a_mean_row = CELLS[:, a_rot][..., 0].mean(axis=2).astype(np.float32)
+        bottom = BOTTOM[:, a_rot]  # (7, A, 4)
+        self._a_has = (bottom >= 0).astype(np.int16)
+        self._a_bottom = np.where(bottom >= 0, bottom, 0).astype(np.int16)
+        col4 = self._a_col[None, :, None] + np.arange(4)[None, None, :]
+        self._a_col4 = np.minimum(np.where(bottom >= 0, col4, self._a_col[None, :, None]), W - 1)
+        self._a_idx = np.arange(self.num_placements)[None, :, None]
         # Highest cell row (in the box) of the j-th covered column; 0 where none.
         self._topoff = np.zeros((NUM_PIECES, 4, 4), dtype=np.int64)
         for pp in range(NUM_PIECES):
@@ -178,9 +197,9 @@ class TetrisCore:
                 for jj in range(4):
                     rows_in_col = CELLS[pp, rr, CELLS[pp, rr, :, 1] - MIN_COL[pp, rr] == jj, 0]
                     self._topoff[pp, rr, jj] = rows_in_col.min() if rows_in_col.size else 0
+        topoff = self._topoff[:, a_rot]  # (7, A, 4); uncovered columns repeat column 0's
+        self._a_topoff = np.where(bottom >= 0, topoff, topoff[..., :1]).astype(np.int16)
         self._colidx = np.minimum(cols[:, None] + np.arange(4)[None, :], W - 1)  # (W, 4)
-        self._a_rot = np.arange(self.num_placements) // W
-        self._a_col = np.arange(self.num_placements) % W
         self._eye = np.eye(NUM_PIECES, dtype=np.uint8)
 
     # ------------------------------------------------------------------ pieces
@@ -445,61 +464,57 @@ class TetrisCore:
         """
         H, W, A = self.height, self.width, self.num_placements
         n = rows.size
-        p = self.piece[rows][:, None]
-        r = self._a_rot[None, :]
+        pp = self.piece[rows]
         mask = self.mask[rows]
-        land = self.land[rows]
-        cells = CELLS[p, r]  # (n, A, 4, 2)
-        x = self._a_col[None, :] - MIN_COL[p, r]  # (n, A) box column
-        cr = np.where(mask[..., None], land[..., None] + cells[..., 0], 0)  # (n, A, 4)
+        land = self.land[rows].astype(np.int16)  # (n, A)
+        cr = land[..., None] + self._a_cellrow[pp]  # (n, A, 4) cell rows
+        cr[~mask] = 0
         board = self.board[rows]  # (n, H, W) 0/1
         ni = np.arange(n)[:, None, None]
-        rowcount = board.sum(axis=2)  # (n, H)
-        same = (cr[..., :, None] == cr[..., None, :]).sum(axis=3)  # cells sharing the row
+        rowcount = board.sum(axis=2, dtype=np.int16)  # (n, H)
+        same = self._a_same[pp]  # (n, A, 4) cells of the piece sharing each cell's row
         full_cell = (rowcount[ni, cr] + same == W) & mask[..., None]
-        lines = np.rint((full_cell / same).sum(axis=2)).astype(np.int64)
-        eroded = lines * full_cell.sum(axis=2)
+        lines = (full_cell * self._a_inv_same[pp]).sum(axis=2, dtype=np.float32)
+        lines = np.rint(lines).astype(np.int16)
+        eroded = lines * full_cell.sum(axis=2, dtype=np.int16)
 
-        top = self._with_floor[rows].argmax(axis=1)  # (n, W), H if empty
+        top = self._with_floor[rows].argmax(axis=1).astype(np.int16)  # (n, W), H if empty
         filled_below = np.logical_or.accumulate(board, axis=1)
-        holes0 = (filled_below & (board == 0)).sum(axis=(1, 2))  # (n,)
+        holes0 = (filled_below > board).sum(axis=(1, 2), dtype=np.int16)  # (n,)
         heights = np.repeat((H - top)[:, None, :], A, axis=1)  # (n, A, W)
-        j = np.arange(4)
-        has = BOTTOM[p, r] >= 0  # (n, A, 4): the piece covers column x + MIN_COL + j
-        col = self._a_col[None, :, None] + j  # (n|1, A, 4) leftmost column + j
-        col = np.minimum(np.where(has, col, self._a_col[None, :, None]), W - 1)
-        piece_top = land[..., None] + self._topoff[p, r]  # (n, A, 4)
-        piece_top = np.where(has, piece_top, piece_top[..., :1])
-        heights[np.broadcast_to(ni, col.shape), np.arange(A)[None, :, None], col] = H - piece_top
-        gaps = top[ni, col] - 1 - (land[..., None] + BOTTOM[p, r])
-        holes = holes0[:, None] + np.where(has, gaps, 0).sum(axis=2)
+        col = self._a_col4[pp]  # (n, A, 4) covered columns (repeats where none)
+        piece_top = land[..., None] + self._a_topoff[pp]
+        heights[np.broadcast_to(ni, col.shape), self._a_idx, col] = H - piece_top
+        gaps = top[ni, col] - 1 - (land[..., None] + self._a_bottom[pp])
+        holes = holes0[:, None] + (gaps * self._a_has[pp]).sum(axis=2, dtype=np.int16)
 
         redo = mask & ((lines > 0) | exact)
         if redo.any():
             bi, ai = np.nonzero(redo)
             h_ex, holes_ex, lines_ex, eroded_ex = self._afterstate_measures(
-                board[bi], self.piece[rows][bi], self._a_rot[ai], x[bi, ai], land[bi, ai]
+                board[bi], pp[bi], self._a_rot[ai], self._a_x[pp[bi], ai], self.land[rows][bi, ai]
             )
             heights[bi, ai] = h_ex
             holes[bi, ai] = holes_ex
             lines[bi, ai] = lines_ex
             eroded[bi, ai] = eroded_ex
 
-        bump = np.abs(np.diff(heights, axis=2)).sum(axis=2)
-        wall = np.full((n, A, 1), H)
+        wall = np.full((n, A, 1), H, dtype=np.int16)
         padded = np.concatenate([wall, heights, wall], axis=2)
-        wells = np.clip(np.minimum(padded[..., :-2], padded[..., 2:]) - heights, 0, None).sum(2)
-        landing_height = H - land - cells[..., 0].mean(axis=2)
+        bump = np.abs(np.diff(padded[..., 1:-1], axis=2)).sum(axis=2, dtype=np.int16)
+        well = np.minimum(padded[..., :-2], padded[..., 2:]) - heights
+        wells = np.maximum(well, 0).sum(axis=2, dtype=np.int16)
+        landing_height = H - land - self._a_mean_row[pp]
         feats = np.empty((n, A, 8 + W), dtype=np.float32)
-        feats[..., 0] = lines / 4.0
-        feats[..., 1] = holes / W
-        feats[..., 2] = bump / H
-        feats[..., 3] = heights.sum(axis=2) / (H * W)
-        feats[..., 4] = heights.max(axis=2) / H
-        feats[..., 5] = wells / H
-        feats[..., 6] = landing_height / H
-        feats[..., 7] = eroded / 16.0
-        feats[..., 8:] = heights / H
+        feats[..., 0] = lines * np.float32(1 / 4)
+        feats[..., 1] = holes * np.float32(1 / W)
+        feats[..., 2] = bump * np.float32(1 / H)
+        feats[..., 3] = heights.sum(axis=2, dtype=np.int16) * np.float32(1 / (H * W))
+        feats[..., 4] = heights.max(axis=2) * np.float32(1 / H)
+        feats[..., 5] = wells * np.float32(1 / H)
+        feats[..., 6] = landing_height * np.float32(1 / H)
+        feats[..., 7] = eroded * np.float32(1 / 16)
+        np.multiply(heights, np.float32(1 / H), out=feats[..., 8:])
         feats[~mask] = 0.0
         return feats
 
