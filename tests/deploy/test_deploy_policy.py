@@ -223,6 +223,40 @@ def test_redis_has_a_volume_a_service_and_a_drainable_pdb(overlay: str) -> None:
     assert all(labels.get(k) == v for k, v in pdb["spec"]["selector"]["matchLabels"].items())
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_fsrl_pods_reach_redis(overlay: str) -> None:
+    docs = load_rendered(overlay)
+    policy = find(docs, "NetworkPolicy", "redis")["spec"]
+    redis_labels = find(docs, "StatefulSet", "redis")["spec"]["template"]["metadata"]["labels"]
+    assert all(redis_labels.get(k) == v for k, v in policy["podSelector"]["matchLabels"].items())
+    assert policy["policyTypes"] == ["Ingress"]
+    (rule,) = policy["ingress"]
+    assert [p["port"] for p in rule["ports"]] == [6379]
+    allowed = [peer["podSelector"]["matchLabels"] for peer in rule["from"]]
+    cluster = find(docs, "RayCluster", "fsrl")["spec"]
+    templates = [cluster["headGroupSpec"]["template"]] + [
+        g["template"] for g in cluster["workerGroupSpecs"]
+    ]
+    for template in templates:
+        labels = template["metadata"]["labels"]
+        assert any(all(labels.get(k) == v for k, v in sel.items()) for sel in allowed), labels
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_actor_pods_can_hold_the_robot_keys(overlay: str) -> None:
+    """The bridge side of `python -m robot_edge.pair`: an optional Secret, read-only."""
+    cluster = find(load_rendered(overlay), "RayCluster", "fsrl")["spec"]
+    actors = next(g for g in cluster["workerGroupSpecs"] if g["groupName"] == "actors")
+    pod = actors["template"]["spec"]
+    volume = next(v for v in pod["volumes"] if v["name"] == "robot-keys")["secret"]
+    assert volume["secretName"] == "fsrl-robot-keys" and volume["optional"] is True
+    assert {i["path"] for i in volume["items"]} == {"self.key", "self.key_secret", "peers/pi.key"}
+    assert volume["defaultMode"] & 0o007 == 0  # nothing for "other"
+    assert volume["defaultMode"] & 0o040  # the fsGroup (runtime user's group) reads it
+    mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "robot-keys")
+    assert mount["readOnly"] is True and mount["mountPath"] == "/etc/fsrl/robot-keys"
+
+
 # --------------------------------------------------------------------------- secrets
 
 
@@ -291,21 +325,44 @@ def test_rayjob_runs_learner_main_with_configmap_overrides(overlay: str) -> None
     assert "replay.redis_url=redis://:${REDIS_PASSWORD}@redis:6379/0" in entry
     assert "actors.num=$(cat /etc/fsrl/training/actors_num)" in entry
     assert "/etc/fsrl/training/overrides" in entry
-    # The files the entrypoint reads are the ConfigMap mounted in the head pod.
-    head = find(docs, "RayCluster", "fsrl")["spec"]["headGroupSpec"]["template"]["spec"]
-    volume = next(
-        v for v in head["volumes"] if v.get("configMap", {}).get("name") == "fsrl-training"
-    )
-    mount = next(m for m in head["containers"][0]["volumeMounts"] if m["name"] == volume["name"])
-    assert mount["mountPath"] == "/etc/fsrl/training"
+    # Ray picks the driver's pod, so every Ray pod has what the entrypoint reads.
+    for where, pod in pod_templates(find(docs, "RayCluster", "fsrl")):
+        volume = next(
+            v for v in pod["volumes"] if v.get("configMap", {}).get("name") == "fsrl-training"
+        )
+        container = pod["containers"][0]
+        mount = next(m for m in container["volumeMounts"] if m["name"] == volume["name"])
+        assert mount["mountPath"] == "/etc/fsrl/training", where
+        env = {e["name"]: e for e in container["env"]}
+        ref = env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert (ref["name"], ref["key"]) == ("fsrl-redis", "password"), where
     files = _training_files(docs)
     assert int(files["actors_num"]) >= 1
-    env = {e["name"]: e for e in head["containers"][0]["env"]}
-    assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "fsrl-redis"
     overrides = _overrides(docs)
     # Set by the entrypoint only, never twice.
     assert not {"ray.address", "replay.redis_url", "actors.num"} & set(overrides)
     assert overrides["learner.device"] == ("cuda" if overlay == "gpu" else "cpu")
+
+
+def test_driver_and_learner_land_on_the_gpu_pod() -> None:
+    """The learner trains in the driver: entrypointNumGpus puts it on the only GPU group."""
+    docs = load_rendered("gpu")
+    assert find(docs, "RayJob", "fsrl-train")["spec"]["entrypointNumGpus"] == 1
+    groups = find(docs, "RayCluster", "fsrl")["spec"]
+    gpu_groups = [
+        g
+        for g in groups["workerGroupSpecs"]
+        if "nvidia.com/gpu" in g["template"]["spec"]["containers"][0]["resources"]["limits"]
+    ]
+    assert [g["groupName"] for g in gpu_groups] == ["learner"]
+    assert gpu_groups[0]["replicas"] >= 1
+    assert gpu_groups[0]["rayStartParams"]["num-cpus"] == "0"  # actors stay off it
+
+
+def test_dev_driver_runs_on_cpu() -> None:
+    spec = find(load_rendered("dev"), "RayJob", "fsrl-train")["spec"]
+    assert "entrypointNumGpus" not in spec  # no GPU pod in dev: it would never start
+    assert spec["entrypointNumCpus"] >= 1  # not on the head (num-cpus 0)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
