@@ -365,14 +365,15 @@ class TetrisCore:
         points = np.zeros(n, dtype=np.int64)
         lock = np.zeros(n, dtype=bool)
 
-        dx = (actions == RIGHT).astype(np.int64) - (actions == LEFT)
-        s = np.flatnonzero(dx)
-        if s.size:
+        present = np.bincount(actions, minlength=NUM_MOVE_ACTIONS)  # skip absent branches
+        if present[LEFT] or present[RIGHT]:
+            dx = (actions == RIGHT).astype(np.int64) - (actions == LEFT)
+            s = np.flatnonzero(dx)
             ok = self._fits(rows[s], p[s], r[s], x[s] + dx[s], y[s])
             x[s[ok]] += dx[s[ok]]
 
-        s = np.flatnonzero((actions == ROTATE_CW) | (actions == ROTATE_CCW))
-        if s.size:
+        if present[ROTATE_CW] or present[ROTATE_CCW]:
+            s = np.flatnonzero((actions == ROTATE_CW) | (actions == ROTATE_CCW))
             d = (actions[s] == ROTATE_CCW).astype(np.int64)
             to = (r[s] + 1 - 2 * d) % 4
             kicks = KICKS[p[s], r[s], d]  # (m, 5, 2)
@@ -387,15 +388,15 @@ class TetrisCore:
             y[t] = ys[turned, pick]
             x[t] = xs[turned, pick]
 
-        s = np.flatnonzero(actions == SOFT_DROP)
-        if s.size:
+        if present[SOFT_DROP]:
+            s = np.flatnonzero(actions == SOFT_DROP)
             ok = self._fits(rows[s], p[s], r[s], x[s], y[s] + 1)
             y[s[ok]] += 1
             points[s[ok]] += 1
             lock[s[~ok]] = True
 
-        s = np.flatnonzero(actions == HARD_DROP)
-        if s.size:
+        if present[HARD_DROP]:
+            s = np.flatnonzero(actions == HARD_DROP)
             landing = self._drop_y(rows[s], p[s], r[s], x[s], y[s])
             points[s] += 2 * (landing - y[s])
             y[s] = landing
