@@ -202,3 +202,27 @@ def test_deployed_overrides_pass_config_validation(source: str) -> None:
     cfg = conf.load_config([o for o in overrides if not o.startswith("hydra.")])
     assert cfg.ray.address == "auto"
     assert cfg.replay.redis_url == "redis://:pw@redis:6379/0"
+
+
+def _documented_robot_runs() -> list[list[str]]:
+    """The robot override sets docs/deploy.md and compose.yaml tell people to use."""
+    runs = []
+    docs = (REPO / "docs" / "deploy.md").read_text()
+    for block in re.findall(r"^```[a-z]*\n(.*?)^```", docs, re.S | re.M):
+        if block.startswith("experiment=gopigo"):
+            runs.append(block.replace("PI_ADDRESS", "10.0.0.5").split())
+    for text in (docs, (DOCKER_DIR / "compose.yaml").read_text()):
+        for match in re.finditer(r'FSRL_OVERRIDES="([^"]*)"', text):
+            runs.append(match.group(1).replace("#", " ").split())
+    return runs
+
+
+def test_documented_robot_overrides_are_valid() -> None:
+    conf = pytest.importorskip("conf")
+    runs = _documented_robot_runs()
+    assert len(runs) >= 3, runs  # the cluster block, the compose comment, the docs' compose line
+    for overrides in runs:
+        base = ["ray.address=auto", "replay.redis_url=redis://:pw@redis:6379/0", "actors.num=1"]
+        cfg = conf.load_config(base + overrides)
+        assert cfg.env.kwargs["endpoint"].startswith("tcp://"), overrides
+        assert cfg.env.kwargs["keys_dir"].startswith("/"), overrides
