@@ -36,6 +36,7 @@ from typing import Any
 
 import hydra
 import numpy as np
+import redis
 from omegaconf import DictConfig
 
 import conf
@@ -44,6 +45,7 @@ from learner.evaluate import env_spaces
 from learner.learner import Learner
 from learner.metrics import MetricsLogger
 from learner.models import resolve_arch
+from replay.errors import ReplayError
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +69,7 @@ class RunState:
     last_eval_mean: float = float("nan")
     evals: list[dict[str, float]] = field(default_factory=list)
     actors_dead: int = 0
+    run_errors: int = 0
     restarts: int = 0
 
     @property
@@ -246,14 +249,15 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
             for a in actors:
                 with contextlib.suppress(Exception):
                     a.stop.remote()
-            if run_refs:
+            refs = list(running.values())
+            if refs:
                 with contextlib.suppress(Exception):
-                    ray.wait(run_refs, num_returns=len(run_refs), timeout=10)
+                    ray.wait(refs, num_returns=len(refs), timeout=10)
             for a in actors:
                 with contextlib.suppress(Exception):
                     ray.kill(a, no_restart=True)
 
-        run_refs: list[Any] = []
+        running: dict[int, Any] = {}  # actor index -> ObjectRef of its run()
         stack.callback(stop_actors)
 
         def poll_actors() -> None:
@@ -263,7 +267,7 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
                 pipe.hmget(life_key(namespace, i), "env_steps", "restarts")
             rows = pipe.execute()
             steps = sum(int(r[0] or 0) for r in rows)
-            st.restarts = sum(int(r[1] or 0) for r in rows)
+            st.restarts = max(st.restarts, sum(int(r[1] or 0) for r in rows))
             st.env_steps = max(st.env_steps, st.env_steps_base + steps)
             reply = client.redis.xread({episodes_key(namespace): st.last_episode_id}, count=10_000)
             for _, entries in reply or []:
@@ -293,6 +297,7 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
                     "learner/replay_wait_fraction": learner.wait_fraction,
                     "actors/restarts": st.restarts,
                     "actors/dead": st.actors_dead,
+                    "actors/run_errors": st.run_errors,
                 }
             )
             if st.recent_returns:
@@ -338,7 +343,7 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
         interrupted = ""
         try:
             if cfg.mode == "async":
-                run_refs = [a.run.remote() for a in actors]
+                running.update({i: a.run.remote() for i, a in enumerate(actors)})
                 learner.start_prefetch()
                 last_poll = last_eval = time.monotonic()
                 pub_every = int(cfg.learner.publish_interval_updates)
@@ -354,16 +359,27 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
                     now = time.monotonic()
                     if now - last_poll >= 0.25:
                         last_poll = now
-                        poll_actors()
-                        done, _ = ray.wait(run_refs, num_returns=len(run_refs), timeout=0)
+                        try:
+                            poll_actors()
+                        except (redis.RedisError, ReplayError) as exc:
+                            logger.warning("cannot read actor progress from Redis: %s", exc)
+                        refs = list(running.values())
+                        done, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
                         for ref in done:
+                            i = next(k for k, r in running.items() if r == ref)
                             try:
                                 ray.get(ref)
-                            except Exception as exc:
-                                logger.error("an actor died for good: %s", exc)
-                            run_refs.remove(ref)
-                            st.actors_dead += 1
-                        if not run_refs:
+                                logger.warning("actor %d left run() early", i)
+                            except ray.exceptions.RayActorError as exc:
+                                logger.error("actor %d died for good: %s", i, exc)
+                                del running[i]
+                                st.actors_dead += 1
+                                continue
+                            except Exception as exc:  # run() raised: the actor lives on
+                                logger.error("actor %d run() failed, restarting it: %s", i, exc)
+                                st.run_errors += 1
+                            running[i] = actors[i].run.remote()
+                        if not running:
                             st.stop_reason = "every actor stopped"
                             break
                         frac, _ = _budget_fraction(cfg, st, learner.counters.updates)

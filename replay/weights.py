@@ -77,7 +77,7 @@ def connect(
             url,
             socket_connect_timeout=connect_timeout_s,
             socket_timeout=socket_timeout_s,
-            retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), 5),
+            retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 40),  # rides out ~30 s of downtime
             retry_on_error=[redis.ConnectionError, redis.TimeoutError],
         )
         client.ping()
@@ -166,6 +166,7 @@ class WeightStore:
         namespace: str,
         history: int = 8,
         connect_timeout_s: float = 5.0,
+        reconnect_timeout_s: float = 60.0,
     ) -> None:
         if history < 1:
             raise ValueError(f"history must be >= 1, got {history}")
@@ -175,12 +176,20 @@ class WeightStore:
         self.namespace = namespace
         self.history = int(history)
         self.connect_timeout_s = float(connect_timeout_s)
+        self.reconnect_timeout_s = float(reconnect_timeout_s)
         self._redis = connect(url, connect_timeout_s)
         self._publish = self._redis.register_script(_PUBLISH_LUA)
         self._prefix = f"fsrl:{namespace}:weights:"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.url, self.namespace, self.history, self.connect_timeout_s))
+        args = (
+            self.url,
+            self.namespace,
+            self.history,
+            self.connect_timeout_s,
+            self.reconnect_timeout_s,
+        )
+        return (type(self), args)
 
     def __repr__(self) -> str:
         return f"WeightStore({mask_url(self.url)!r}, namespace={self.namespace!r})"
@@ -194,12 +203,21 @@ class WeightStore:
             raise ValueError(f"model tag must be a non-empty string without ':' or spaces: {tag!r}")
 
     def _call(self, what: str, fn: Any, *args: Any) -> Any:
-        try:
-            return fn(*args)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise ReplayConnectionError(
-                f"weight store {what} failed at {mask_url(self.url)}: {exc}"
-            ) from exc
+        """Run one Redis call, retrying a dropped connection for ``reconnect_timeout_s``."""
+        deadline = time.monotonic() + self.reconnect_timeout_s
+        delay_s = 0.05
+        while True:
+            try:
+                return fn(*args)
+            except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
+                if time.monotonic() + delay_s > deadline:
+                    raise ReplayConnectionError(
+                        f"weight store {what} failed at {mask_url(self.url)} for "
+                        f"{self.reconnect_timeout_s:g}s: {exc}"
+                    ) from exc
+                logger.warning("weight store %s: %s; retrying", what, exc)
+                time.sleep(delay_s)
+                delay_s = min(delay_s * 2, 1.0)
 
     def publish(
         self,
