@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -150,7 +151,9 @@ def _reconstructed_by_ray() -> bool:
         if not ray.is_initialized():
             return False
         ctx = ray.get_runtime_context()
-        return bool(ctx.get_actor_id()) and bool(ctx.was_current_actor_reconstructed)
+        with warnings.catch_warnings():  # Ray's own property uses a deprecated accessor
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return bool(ctx.get_actor_id()) and bool(ctx.was_current_actor_reconstructed)
     except Exception:  # not inside a Ray actor
         return False
 
@@ -205,8 +208,9 @@ class ActorWorker:
     * ``fsrl:{ns}:actors:switches`` (XADD): ``proto, actor_id, policy_version, time_s``
       when the actor starts acting with a new version;
     * ``fsrl:{ns}:actors:{actor_id}`` (HSET, expires after 3 heartbeat intervals): the
-      heartbeat and counters; ``fsrl:{ns}:actors:{actor_id}:life`` (no expiry): restarts
-      and env steps across incarnations (both deleted by a clean :meth:`stop`).
+      heartbeat and counters (``running`` is 0 after :meth:`stop`);
+      ``fsrl:{ns}:actors:{actor_id}:life`` (no expiry): restarts and env steps across
+      incarnations, as of the last heartbeat (a crash loses at most one interval).
 
     Initial priorities (Ape-X): the actor computes ``|r + d · max_a Q(s', a) − Q(s, a)|``
     (``d`` the stored discount, masked actions excluded) with its *local* copy of the
@@ -623,7 +627,8 @@ class ActorWorker:
             except Exception as exc:  # keep closing the rest
                 logger.warning("actor %d: closing %s failed: %s", self.actor_id, what, exc)
         with contextlib.suppress(Exception):
-            self._redis.delete(self._status_key, self._life_key)
+            self.heartbeat()  # final counts (running=0); the status hash then expires
+        with contextlib.suppress(Exception):
             self._redis.close()
 
     def is_stopped(self) -> bool:

@@ -189,7 +189,7 @@ def test_run_ends_on_stop_key_and_on_stop(make_cfg, replay_table, redis_url, nam
         worker.stop()  # idempotent
         thread.join(timeout=10)
         assert not thread.is_alive() and worker.is_stopped()
-        assert not r.exists(status_key(namespace, 0))
+        assert r.hget(status_key(namespace, 0), "running") == b"0"  # final heartbeat
         with pytest.raises(RuntimeError, match="stopped"):
             worker.collect(2)
     finally:

@@ -1,0 +1,317 @@
+"""Pipeline benchmark: async vs sync throughput, learner starvation, weight propagation,
+and CartPole wall-clock against our single-process DQN — all in one run, same config.
+
+Parts (each can be skipped):
+
+1. ``async`` vs ``sync``: ``python -m learner.main mode=<m>`` for ``--duration-s`` of wall
+   time (no eval, no target), same overrides; env steps/s and learner updates/s over the
+   steady window of ``metrics.jsonl`` (first row with env steps > 0 to the last row),
+   and the fraction of the learner's time spent waiting on replay (async).
+2. Weight propagation: ``actors.num`` Ray actors running; ``--versions`` versions
+   published ``--publish-interval-s`` apart; for each version the time from the publish
+   call to the moment the LAST actor acted with it (or a newer one), read from the
+   actors' ``fsrl:{ns}:actors:switches`` stream. p50/p99 over versions.
+3. CartPole-v1 to a greedy eval mean >= 475 (20 fixed-seed episodes): ``python -m
+   learner.main`` with the default config (time from its start to the solving eval,
+   from its summary) vs ``bench/single_process_dqn.py`` (CleanRL's hyper-parameters).
+
+    python bench/pipeline.py --json /tmp/pipeline.json
+    python bench/pipeline.py --skip-cartpole --duration-s 30      # quick look
+
+Medians over ``--repeats``. Figures and the commands go to docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+QUIET = ["logging.console=false", "logging.tensorboard=false"]
+
+
+def launch(overrides: list[str], timeout_s: float) -> tuple[dict[str, Any], list[dict], float]:
+    """Run ``python -m learner.main`` with ``overrides``; return (summary, metric rows, process s)."""
+    run_dir = Path(tempfile.mkdtemp(prefix="fsrl-bench-"))
+    cmd = [sys.executable, "-m", "learner.main", *overrides, *QUIET, f"hydra.run.dir={run_dir}"]
+    print("  $", " ".join(cmd[1:]), flush=True)
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout_s, check=False
+    )
+    elapsed = time.monotonic() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"learner.main failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return summary, rows, elapsed
+
+
+def steady_rates(rows: list[dict]) -> dict[str, float]:
+    """env steps/s and updates/s between the first row with env steps and the last row."""
+    rows = [r for r in rows if r.get("charts/env_steps") is not None]
+    live = [r for r in rows if r["charts/env_steps"] > 0]
+    if len(live) < 2:
+        raise RuntimeError("too few metric rows to measure a rate; raise --duration-s")
+    first, last = live[0], live[-1]
+    dt = last["time"] - first["time"]
+    return {
+        "env_steps_per_s": (last["charts/env_steps"] - first["charts/env_steps"]) / dt,
+        "updates_per_s": (last["charts/learner_updates"] - first["charts/learner_updates"]) / dt,
+        "window_s": dt,
+    }
+
+
+def bench_modes(overrides: list[str], duration_s: float, repeats: int) -> dict[str, Any]:
+    budget = [
+        "budget.env_steps=null",
+        "budget.learner_updates=null",
+        f"budget.wall_time_s={duration_s}",
+        "budget.target_eval_return=null",
+        "learner.eval_interval_s=0",
+        "learner.checkpoint_interval_updates=0",
+        "logging.interval_s=1.0",
+    ]
+    out: dict[str, Any] = {}
+    for mode in ("async", "sync"):
+        runs = []
+        for _ in range(repeats):
+            summary, rows, _ = launch([f"mode={mode}", *budget, *overrides], duration_s + 240)
+            rates = steady_rates(rows)
+            rates["wait_fraction"] = float(summary.get("replay_wait_fraction") or 0.0)
+            runs.append(rates)
+            print(
+                f"  {mode}: {rates['env_steps_per_s']:,.0f} env steps/s, "
+                f"{rates['updates_per_s']:,.1f} updates/s, wait {rates['wait_fraction']:.3f}",
+                flush=True,
+            )
+        for key in ("env_steps_per_s", "updates_per_s", "wait_fraction"):
+            out[f"{mode}_{key}"] = statistics.median(r[key] for r in runs)
+    out["async_sync_steps_ratio"] = out["async_env_steps_per_s"] / out["sync_env_steps_per_s"]
+    out["async_sync_updates_ratio"] = out["async_updates_per_s"] / max(
+        out["sync_updates_per_s"], 1e-9
+    )
+    out["learner_wait_fraction"] = out.pop("async_wait_fraction")
+    out.pop("sync_wait_fraction", None)
+    return out
+
+
+def bench_propagation(overrides: list[str], versions: int, interval_s: float) -> dict[str, Any]:
+    import ray
+    import redis
+
+    from actors.envs import make_single_env
+    from actors.worker import (
+        create_remote_actor,
+        status_key,
+        stop_key,
+        switches_key,
+        transition_spec,
+    )
+    from conf import load_config, to_container
+    from learner.models import build_q_network, export_for_edge, resolve_arch
+    from replay import ReplayClient
+    from replay.embedded import EmbeddedRedis
+    from replay.weights import WeightStore
+
+    cfg = to_container(load_config(list(overrides)))
+    num = int(cfg["actors"]["num"])
+    ns = "bench-propagation"
+    tag = "bench"
+    with EmbeddedRedis() as server:
+        client = ReplayClient(server.url, namespace=ns)
+        client.create_table(cfg_table(cfg), transition_spec(cfg["env"]))
+        store = WeightStore(server.url, ns)
+        env = make_single_env(cfg["env"])
+        cfg["model"]["arch"] = resolve_arch(cfg["model"]["arch"], env.observation_space)
+        net = build_q_network(cfg["model"], env.observation_space, int(env.action_space.n))
+        env.close()
+        tensors, meta = export_for_edge(net)
+        store.publish(tag, tensors, meta)
+        r = redis.Redis.from_url(server.url)
+        ray.init(num_cpus=os.cpu_count() or 2, include_dashboard=False, log_to_driver=False)
+        try:
+            actors = [create_remote_actor(cfg, i, server.url, ns, tag) for i in range(num)]
+            refs = [a.run.remote() for a in actors]
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                running = [r.hget(status_key(ns, i), "running") == b"1" for i in range(num)]
+                if all(running):
+                    break
+                time.sleep(0.2)
+            else:
+                raise RuntimeError("actors did not start within 120 s")
+            time.sleep(2.0)
+            rng = np.random.default_rng(0)
+            published: dict[int, float] = {}
+            for _ in range(versions):
+                noisy = {
+                    k: v + rng.normal(0, 1e-3, v.shape).astype(v.dtype) for k, v in tensors.items()
+                }
+                t = time.time()
+                v = store.publish(tag, noisy, meta)
+                published[v] = t
+                time.sleep(interval_s * (0.75 + 0.5 * rng.random()))
+            time.sleep(3.0)
+            r.set(stop_key(ns), 1)
+            ray.get(refs, timeout=60)
+            switches: dict[int, list[tuple[int, float]]] = {i: [] for i in range(num)}
+            for _, f in r.xrange(switches_key(ns)):
+                switches[int(f[b"actor_id"])].append(
+                    (int(f[b"policy_version"]), float(f[b"time_s"]))
+                )
+        finally:
+            ray.shutdown()
+            r.close()
+            store.close()
+            client.close()
+
+    every_actor, per_pair, missed = [], [], 0
+    for v, t_pub in sorted(published.items()):
+        lags = []
+        for i in range(num):
+            later = [ts for (sv, ts) in switches[i] if sv >= v]
+            if not later:
+                missed += 1
+                continue
+            lags.append(min(later) - t_pub)
+        per_pair += lags
+        if len(lags) == num:
+            every_actor.append(max(lags))
+    return {
+        "weight_propagation_p50_s": float(np.percentile(every_actor, 50)),
+        "weight_propagation_p99_s": float(np.percentile(every_actor, 99)),
+        "weight_propagation_max_s": float(np.max(every_actor)),
+        "weight_propagation_pair_p50_s": float(np.percentile(per_pair, 50)),
+        "weight_propagation_pair_p99_s": float(np.percentile(per_pair, 99)),
+        "weight_propagation_versions": len(published),
+        "weight_propagation_actors": num,
+        "weight_propagation_missed": missed,
+        "weight_poll_interval_s": float(cfg["actors"]["weight_poll_interval_s"]),
+    }
+
+
+def cfg_table(cfg: dict[str, Any]) -> Any:
+    from replay import TableConfig
+
+    return TableConfig(name=cfg["replay"]["table"], capacity=int(cfg["replay"]["capacity"]))
+
+
+def bench_cartpole(overrides: list[str], repeats: int, max_wall_s: float) -> dict[str, Any]:
+    runs = []
+    for _ in range(repeats):
+        summary, _, process_s = launch(
+            ["env=cartpole", f"budget.wall_time_s={max_wall_s}", *overrides], max_wall_s + 300
+        )
+        solved = [e for e in summary.get("evals", []) if e["mean"] >= 475.0]
+        wall = solved[0]["elapsed_s"] if solved else float(summary["wall_time_s"])
+        runs.append(
+            {
+                "solved": bool(solved),
+                "wall_s": wall,
+                "process_s": process_s,
+                "env_steps": solved[0]["env_steps"] if solved else summary["env_steps"],
+                "stop_reason": summary["stop_reason"],
+            }
+        )
+        print(f"  learner.main: {runs[-1]}", flush=True)
+    return {
+        "cartpole_wallclock_s": statistics.median(r["wall_s"] for r in runs),
+        "cartpole_process_s": statistics.median(r["process_s"] for r in runs),
+        "cartpole_env_steps_to_solve": statistics.median(r["env_steps"] for r in runs),
+        "cartpole_solved_runs": sum(r["solved"] for r in runs),
+        "cartpole_runs": len(runs),
+    }
+
+
+def bench_baseline(repeats: int, max_wall_s: float) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT / "bench"))
+    import single_process_dqn as base
+
+    runs = [base.run(seed, base.Hyper(), max_wall_s=max_wall_s) for seed in range(1, repeats + 1)]
+    return {
+        "baseline_wallclock_s": statistics.median(r["wall_s"] for r in runs),
+        "baseline_env_steps_to_solve": statistics.median(r["env_steps"] for r in runs),
+        "baseline_solved_runs": sum(r["solved"] for r in runs),
+        "baseline_runs": len(runs),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("overrides", nargs="*", help="Hydra overrides applied to every learner.main run")
+    p.add_argument("--duration-s", type=float, default=60.0, help="wall time of each mode run")
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--versions", type=int, default=30)
+    p.add_argument("--publish-interval-s", type=float, default=1.0)
+    p.add_argument("--cartpole-max-s", type=float, default=900.0)
+    p.add_argument("--skip-modes", action="store_true")
+    p.add_argument("--skip-propagation", action="store_true")
+    p.add_argument("--skip-cartpole", action="store_true")
+    p.add_argument("--skip-baseline", action="store_true")
+    p.add_argument("--baseline-json", help="reuse figures from bench/single_process_dqn.py --json")
+    p.add_argument("--json", help="write the figures here")
+    args = p.parse_args()
+
+    result: dict[str, Any] = {"overrides": args.overrides, "cpu_count": os.cpu_count()}
+    if not args.skip_modes:
+        print("async vs sync ...", flush=True)
+        result.update(bench_modes(args.overrides, args.duration_s, args.repeats))
+    if not args.skip_propagation:
+        print("weight propagation ...", flush=True)
+        result.update(bench_propagation(args.overrides, args.versions, args.publish_interval_s))
+    if not args.skip_cartpole:
+        print("CartPole to eval >= 475 with learner.main ...", flush=True)
+        result.update(bench_cartpole(args.overrides, args.repeats, args.cartpole_max_s))
+    if args.baseline_json:
+        prior = json.loads(Path(args.baseline_json).read_text())
+        result.update(
+            {k: v for k, v in prior.items() if k.startswith("baseline_") and k != "baseline_traces"}
+        )
+    elif not args.skip_baseline and not args.skip_cartpole:
+        print("CartPole to eval >= 475 with the single-process baseline ...", flush=True)
+        result.update(bench_baseline(args.repeats, args.cartpole_max_s))
+    if "cartpole_wallclock_s" in result and "baseline_wallclock_s" in result:
+        result["cartpole_vs_baseline_ratio"] = (
+            result["cartpole_wallclock_s"] / result["baseline_wallclock_s"]
+        )
+
+    targets = {
+        "async_sync_steps_ratio": (">=", 1.5),
+        "learner_wait_fraction": ("<", 0.05),
+        "weight_propagation_p99_s": ("<=", 1.0),
+        "cartpole_vs_baseline_ratio": ("<=", 0.5),
+    }
+    print()
+    print(f"{'figure':<34} {'value':>14}  target")
+    for key, value in result.items():
+        if isinstance(value, bool | int | float) and key != "cpu_count":
+            target = targets.get(key)
+            mark = ""
+            if target:
+                op, bound = target
+                ok = {"<=": value <= bound, ">=": value >= bound, "<": value < bound}[op]
+                mark = f"{op} {bound}  {'met' if ok else 'MISSED'}"
+            print(f"{key:<34} {value:>14,.3f}  {mark}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
