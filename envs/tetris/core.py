@@ -169,9 +169,7 @@ class TetrisCore:
         self._right_of_start = cols[None, None, :] > start
         self._at_or_right = cols[None, None, :] >= start
         self._start_flat = (np.arange(4)[None, :] * W + start[:, :, 0]).clip(0, 4 * W - 1)
-        self._bottom1 = np.broadcast_to((BOTTOM + 1)[:, :, None, :], (NUM_PIECES, 4, W, 4)).astype(
-            np.int16
-        )
+        self._bottom1 = (BOTTOM + 1).astype(np.int16)  # (7, 4, 4)
         self._cell_flat = (CELLS[..., 0] + _PAD_ROWS) * self._pw + CELLS[..., 1] + _PAD_COLS
         # Static per (piece, candidate) tables for the candidate features, (7, A, 4).
         a_rot = self._a_rot
@@ -298,8 +296,11 @@ class TetrisCore:
         n = rows.size
         top = self._with_floor[rows].argmax(axis=1).astype(np.int16)  # (n, W), H if empty
         p = self.piece[rows]
-        tops = top[:, self._colidx]  # (n, W, 4)
-        land = (tops[:, None, :, :] - self._bottom1[p]).min(axis=3)  # (n, 4, W)
+        tops = top[:, self._colidx.T]  # (n, 4, W): top of column c + j
+        b1 = self._bottom1[p]  # (n, 4 rotations, 4 j)
+        land = tops[:, None, 0, :] - b1[:, :, 0, None]  # (n, 4, W) box row after the drop
+        for jj in (1, 2, 3):  # (columns without a cell have BOTTOM = -100: no effect)
+            np.minimum(land, tops[:, None, jj, :] - b1[:, :, jj, None], out=land)
         legal = self._fits_width[p] & (land >= self.spawn_y)
         right = np.logical_and.accumulate(legal | self._left_of_start[p], axis=2)
         left = np.logical_and.accumulate((legal | self._right_of_start[p])[:, :, ::-1], axis=2)
