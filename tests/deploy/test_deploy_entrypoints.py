@@ -37,6 +37,8 @@ ENTRY_POINTS = {
     "learner.cold_start",
     "robot_edge.server",
     "robot_edge.pair",
+    # The weight relay to the Pi (docs/deploy.md, pairing section).
+    "envs.gopigo_bridge.relay",
 }
 HOST_ONLY = (
     "torch",
@@ -119,7 +121,7 @@ def _commands() -> dict[str, list[str]]:
     py = sys.executable
     commands = {
         f"{module} --help": [py, "-m", module, "--help"]
-        for module in ("learner.evaluate", "learner.cold_start")
+        for module in ("learner.evaluate", "learner.cold_start", "envs.gopigo_bridge.relay")
     }
     for overlay in OVERLAYS:
         commands[f"learner.main --cfg job ({overlay})"] = [
