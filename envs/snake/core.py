@@ -140,15 +140,16 @@ class SnakeCore:
     # ------------------------------------------------------------------ reset
     def reset_rows(self, rows: np.ndarray, rngs: list[np.random.Generator] | None = None) -> None:
         """New games on ``rows``: a snake of ``initial_length`` in the middle row, head
-        at the centre column, heading right; ``rngs`` (one per row) replaces their
-        generators and drops their buffered draws."""
+        at the centre column, heading right. ``rngs`` (one per row) replaces their
+        generators and drops their buffered draws; without it each board goes on with
+        its own stream (as a single env's ``reset()`` without a seed does)."""
         rows = np.asarray(rows, dtype=np.int64)
         if rngs is not None:
             if len(rngs) != rows.size:
                 raise ValueError(f"need one generator per row: {len(rngs)} for {rows.size} rows")
             for b, rng in zip(rows.tolist(), rngs, strict=True):
                 self.rngs[b] = rng
-        self._u_pos[rows] = _DRAWS_PER_FILL  # fresh draws for a fresh game
+            self._u_pos[rows] = _DRAWS_PER_FILL  # draw afresh from the new generators
         r0, c0 = self.height // 2, self.width // 2
         L = self.initial_length
         self.placed[rows] = _NEVER

@@ -90,7 +90,8 @@ class SnakeEnv(gym.Env):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         super().reset(seed=seed)
-        self.game.core.reset_rows(_ROW0, [self.np_random])
+        fresh = seed is not None or self.game.core.rngs[0] is not self.np_random
+        self.game.core.reset_rows(_ROW0, [self.np_random] if fresh else None)
         self._over = False
         return _first(self.game.observe(_ROW0)), _first(self.game.info(_ROW0))
 

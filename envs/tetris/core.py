@@ -225,20 +225,27 @@ class TetrisCore:
 
     # ------------------------------------------------------------------ reset / spawn
     def reset_rows(self, rows: np.ndarray, rngs: list[np.random.Generator] | None = None) -> None:
-        """Start new games on ``rows``; ``rngs`` (one per row) replaces their generators."""
+        """Start new games on ``rows``.
+
+        ``rngs`` (one per row) replaces their generators and refills their piece queues
+        from them. Without it each board goes on with its own queue from the next bag
+        boundary (as a single env's ``reset()`` without a seed does), so every game
+        starts with a whole bag.
+        """
         rows = np.asarray(rows, dtype=np.int64)
         if rngs is not None:
             if len(rngs) != rows.size:
                 raise ValueError(f"need one generator per row: {len(rngs)} for {rows.size} rows")
             for b, rng in zip(rows.tolist(), rngs, strict=True):
                 self.rngs[b] = rng
+                self.seq[b] = self._draw_bags(b, self._seq_len // 7)
+            self.seq_pos[rows] = 0
+        else:
+            self.seq_pos[rows] = -(-self.seq_pos[rows] // 7) * 7  # next bag boundary
         self.board[rows] = 0
         for name in ("gravity_count", "lines", "score", "pieces"):
             getattr(self, name)[rows] = 0
         self.game_over[rows] = False
-        for b in rows.tolist():
-            self.seq[b] = self._draw_bags(b, self._seq_len // 7)
-        self.seq_pos[rows] = 0
         self._spawn(rows)
 
     def _spawn(self, rows: np.ndarray) -> np.ndarray:

@@ -226,6 +226,12 @@ def test_seven_bag_windows_are_permutations() -> None:
         for k in range(0, len(seq), 7):
             assert sorted(seq[k : k + 7]) == list(range(7)), (seed, k, seq[k : k + 7])
         assert len({tuple(seq[k : k + 7]) for k in range(0, len(seq), 7)}) > 10
+        for skip in range(1, 9):  # a new game (no new seed) starts on a bag boundary
+            for _ in range(skip):
+                core._next_piece(ROW0)
+            core.reset_rows(ROW0)
+            first = [int(core.piece[0])] + [int(core._next_piece(ROW0)[0]) for _ in range(6)]
+            assert sorted(first) == list(range(7)), (seed, skip, first)
 
 
 # ---------------------------------------------------------------- placements vs play
