@@ -15,7 +15,9 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -92,16 +94,29 @@ def _referenced_modules() -> dict[str, set[str]]:
 
 
 def _overrides_of(overlay: str) -> list[str]:
-    """The argv the RayJob entrypoint builds on the head pod (password and shell expanded)."""
+    """The argv after `python -m learner.main` that the RayJob's entrypoint builds.
+
+    The entrypoint string runs through /bin/sh as Ray runs it, with the ConfigMap's files
+    where the pod mounts them (moved to a temporary folder) and REDIS_PASSWORD=pw.
+    """
     docs = load_rendered(overlay)
     files = find(docs, "ConfigMap", "fsrl-training")["data"]
-    lines = [ln.strip() for ln in files["overrides"].splitlines()]
-    return [
-        "ray.address=auto",
-        "replay.redis_url=redis://:pw@redis:6379/0",
-        f"actors.num={files['actors_num'].strip()}",
-        *[ln for ln in lines if ln and not ln.startswith("#")],
-    ]
+    entrypoint = find(docs, "RayJob", "fsrl-train")["spec"]["entrypoint"]
+    driver = "python -m learner.main"
+    assert entrypoint.startswith(driver + " "), entrypoint
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, text in files.items():
+            Path(tmp, name).write_text(text)
+        script = entrypoint.replace("/etc/fsrl/training", tmp).replace(driver, "printf '%s\\n'", 1)
+        result = subprocess.run(
+            ["sh", "-c", script],
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "REDIS_PASSWORD": "pw"},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+    return result.stdout.split("\n")[:-1]
 
 
 def _compose_overrides() -> list[str]:
@@ -176,6 +191,19 @@ def test_every_referenced_entry_point_is_a_known_one() -> None:
 @pytest.mark.parametrize("module", sorted(ENTRY_POINTS))
 def test_entry_point_module_exists(module: str) -> None:
     assert importlib.util.find_spec(module) is not None, f"python -m {module}: no such module"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_rayjob_entrypoint_expands_to_one_override_per_word(overlay: str) -> None:
+    overrides = _overrides_of(overlay)
+    assert overrides[:3] == [
+        "ray.address=auto",
+        "replay.redis_url=redis://:pw@redis:6379/0",
+        f"actors.num={int(find(load_rendered(overlay), 'ConfigMap', 'fsrl-training')['data']['actors_num'])}",
+    ]
+    assert all(re.fullmatch(r"[+]{0,2}[\w./-]+=\S+", o) for o in overrides), overrides
+    assert not any(o.startswith("#") for o in overrides)
+    assert len(overrides) > 3
 
 
 def test_every_entry_point_is_run() -> None:
