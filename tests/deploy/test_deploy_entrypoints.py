@@ -227,7 +227,8 @@ def test_entry_point_runs(runs: dict[str, Any], name: str) -> None:
 @pytest.mark.parametrize("source", [*OVERLAYS, "compose"])
 def test_deployed_overrides_pass_config_validation(source: str) -> None:
     """Beyond composing: the values are valid (conf.load_config raises ValueError naming one)."""
-    conf = pytest.importorskip("conf")
+    import conf
+
     overrides = _compose_overrides() if source == "compose" else _overrides_of(source)
     cfg = conf.load_config([o for o in overrides if not o.startswith("hydra.")])
     assert cfg.ray.address == "auto"
@@ -248,7 +249,8 @@ def _documented_robot_runs() -> list[list[str]]:
 
 
 def test_documented_robot_overrides_are_valid() -> None:
-    conf = pytest.importorskip("conf")
+    import conf
+
     runs = _documented_robot_runs()
     assert len(runs) >= 3, runs  # the cluster block, the compose comment, the docs' compose line
     for overrides in runs:
