@@ -138,6 +138,7 @@ def test_ray_nodes_join_the_head(compose: dict[str, Any]) -> None:
     assert "--num-cpus=0" in services["ray-head"]["command"]  # actors go to actor nodes
     assert "--address=ray-head:6379" in services["actor"]["command"]
     assert "--address=ray-head:6379" in services["learner"]["command"][2]
+    assert "--num-cpus=0" in services["learner"]["command"][2]  # as the k8s learner pod
     for name in ("ray-head", "actor", "learner"):
         assert services[name]["shm_size"], name
 
