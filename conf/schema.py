@@ -214,6 +214,12 @@ class RobotConfig:
     watchdog_ms: int = 300
     # A step without reply within this many milliseconds fails the step.
     step_timeout_ms: int = 200
+    # Tries of a request after a timeout (Lazy Pirate: the socket is recreated each time).
+    retries: int = 3
+    # This host's CURVE key home (python -m robot_edge.pair); null: plain text (local sim only).
+    keys_dir: str | None = None
+    # The Pi's public key file; null: <keys_dir>/peers/pi.key.
+    server_key_file: str | None = None
 
 
 @dataclass
