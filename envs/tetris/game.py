@@ -99,8 +99,10 @@ class TetrisGame:
         if mode == "placement":
             parts["action_mask"] = spaces.Box(0, 1, (self.num_actions,), np.uint8)
             if self.with_features:
+                # Every feature is >= 0; the largest scaled one (holes / W) is at most H.
+                bound = float(max(c.height, c.width))
                 parts["candidate_features"] = spaces.Box(
-                    -np.inf, np.inf, (self.num_actions, self.num_features), np.float32
+                    0.0, bound, (self.num_actions, self.num_features), np.float32
                 )
         self._parts = parts
         if obs_type == "dict":
