@@ -108,3 +108,23 @@ def test_load_tensors_refuses_a_mismatched_network() -> None:
     tensors, _ = export_for_edge(other)
     with pytest.raises(ValueError, match="torso.1.weight"):
         load_tensors(net, tensors)
+
+
+@pytest.mark.parametrize(
+    ("experiment", "arch"),
+    [("smoke", "mlp_dueling"), ("tetris", "candidate_scorer"), ("snake", "cnn_dueling")],
+)
+def test_env_presets_build_their_network(experiment: str, arch: str) -> None:
+    import conf
+    from learner.evaluate import env_spaces
+
+    cfg = conf.load_config([f"experiment={experiment}"])
+    space, num_actions = env_spaces(cfg.env)
+    assert resolve_arch(cfg.model.arch, space) == arch
+    net = build_q_network(cfg.model, space, num_actions)
+    sample = space.sample()
+    if isinstance(sample, dict):
+        obs = {k: torch.as_tensor(np.asarray(v)[None]) for k, v in sample.items()}
+    else:
+        obs = torch.as_tensor(np.asarray(sample)[None])
+    assert net(obs).shape == (1, num_actions)
