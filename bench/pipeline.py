@@ -61,19 +61,31 @@ def launch(overrides: list[str], timeout_s: float) -> tuple[dict[str, Any], list
     return summary, rows, elapsed
 
 
-def steady_rates(rows: list[dict]) -> dict[str, float]:
-    """env steps/s and updates/s between the first row with env steps and the last row."""
+def steady_rates(rows: list[dict], interval_s: float = 1.0) -> dict[str, float]:
+    """env steps/s and updates/s between the first row with env steps and the last row,
+    and the learner's wait fraction over the same window."""
     rows = [r for r in rows if r.get("charts/env_steps") is not None]
     live = [r for r in rows if r["charts/env_steps"] > 0]
     if len(live) < 2:
         raise RuntimeError("too few metric rows to measure a rate; raise --duration-s")
     first, last = live[0], live[-1]
     dt = last["time"] - first["time"]
-    return {
+    out = {
         "env_steps_per_s": (last["charts/env_steps"] - first["charts/env_steps"]) / dt,
         "updates_per_s": (last["charts/learner_updates"] - first["charts/learner_updates"]) / dt,
         "window_s": dt,
+        "wait_fraction_steady": float("nan"),
     }
+    # The learner reports its wait fraction cumulatively since its prefetcher started
+    # (W(t) = f(t) * (t - t0)), which folds in the actors' start-up. The prefetcher starts
+    # about one dump interval before the first metric row, so t0 ~ rows[0].time - interval
+    # and the steady window's own fraction is (W(last) - W(first)) / (last - first).
+    key = "learner/replay_wait_fraction"
+    if first.get(key) is not None and last.get(key) is not None:
+        t0 = rows[0]["time"] - interval_s
+        waited = last[key] * (last["time"] - t0) - first[key] * (first["time"] - t0)
+        out["wait_fraction_steady"] = min(1.0, max(0.0, waited / dt))
+    return out
 
 
 def bench_modes(overrides: list[str], duration_s: float, repeats: int) -> dict[str, Any]:
@@ -91,22 +103,29 @@ def bench_modes(overrides: list[str], duration_s: float, repeats: int) -> dict[s
         runs = []
         for _ in range(repeats):
             summary, rows, _ = launch([f"mode={mode}", *budget, *overrides], duration_s + 240)
-            rates = steady_rates(rows)
-            rates["wait_fraction"] = float(summary.get("replay_wait_fraction") or 0.0)
+            rates = steady_rates(rows, interval_s=1.0)
+            rates["wait_fraction_cumulative"] = float(summary.get("replay_wait_fraction") or 0.0)
             runs.append(rates)
             print(
                 f"  {mode}: {rates['env_steps_per_s']:,.0f} env steps/s, "
-                f"{rates['updates_per_s']:,.1f} updates/s, wait {rates['wait_fraction']:.3f}",
+                f"{rates['updates_per_s']:,.1f} updates/s, learner wait "
+                f"{rates['wait_fraction_steady']:.3f} steady / "
+                f"{rates['wait_fraction_cumulative']:.3f} cumulative",
                 flush=True,
             )
-        for key in ("env_steps_per_s", "updates_per_s", "wait_fraction"):
+        for key in ("env_steps_per_s", "updates_per_s"):
             out[f"{mode}_{key}"] = statistics.median(r[key] for r in runs)
+        if mode == "async":
+            out["learner_wait_fraction"] = statistics.median(
+                r["wait_fraction_steady"] for r in runs
+            )
+            out["learner_wait_fraction_cumulative"] = statistics.median(
+                r["wait_fraction_cumulative"] for r in runs
+            )
     out["async_sync_steps_ratio"] = out["async_env_steps_per_s"] / out["sync_env_steps_per_s"]
     out["async_sync_updates_ratio"] = out["async_updates_per_s"] / max(
         out["sync_updates_per_s"], 1e-9
     )
-    out["learner_wait_fraction"] = out.pop("async_wait_fraction")
-    out.pop("sync_wait_fraction", None)
     return out
 
 
