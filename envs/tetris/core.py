@@ -104,6 +104,7 @@ class TetrisCore:
         preview: int = 5,
         gravity_interval: int = 1,
         rewards: TetrisRewardConfig | None = None,
+        placements: bool = True,
     ) -> None:
         if int(num_boards) < 1:
             raise ValueError(f"num_boards must be >= 1, got {num_boards!r}")
@@ -125,6 +126,8 @@ class TetrisCore:
         self.preview = int(preview)
         self.gravity_interval = int(gravity_interval)
         self.rewards = rewards if rewards is not None else TetrisRewardConfig()
+        # Keep placement candidates (mask/land) and top out when a piece has none.
+        self.placements = bool(placements)
         self.num_placements = 4 * W
         self.spawn_x = (W - 3) // 2
         self.spawn_y = self.hidden_rows - 2
@@ -145,6 +148,9 @@ class TetrisCore:
         self.score = np.zeros(B, dtype=np.int64)
         self.pieces = np.zeros(B, dtype=np.int64)
         self.game_over = np.zeros(B, dtype=bool)
+        # Row index of the highest block of each column (H if empty), kept current on
+        # lock and line clear; recompute_tops() after editing ``board`` by hand.
+        self.top = np.full((B, W), H, dtype=np.int16)
         self._refill_at = 7 * _BAGS_PER_DRAW
         self._seq_len = self._refill_at + 7 * ((self.preview + 7) // 7)
         self.seq = np.zeros((B, self._seq_len), dtype=np.int64)
@@ -195,6 +201,9 @@ class TetrisCore:
                 for jj in range(4):
                     rows_in_col = CELLS[pp, rr, CELLS[pp, rr, :, 1] - MIN_COL[pp, rr] == jj, 0]
                     self._topoff[pp, rr, jj] = rows_in_col.min() if rows_in_col.size else 0
+        has = BOTTOM >= 0  # (7, 4, 4)
+        self._lock_col = np.where(has, MIN_COL[:, :, None] + np.arange(4), MIN_COL[:, :, None])
+        self._lock_topoff = np.where(has, self._topoff, self._topoff[..., :1]).astype(np.int16)
         topoff = self._topoff[:, a_rot]  # (7, A, 4); uncovered columns repeat column 0's
         self._a_topoff = np.where(bottom >= 0, topoff, topoff[..., :1]).astype(np.int16)
         self._colidx = np.minimum(cols[:, None] + np.arange(4)[None, :], W - 1)  # (W, 4)
@@ -243,10 +252,16 @@ class TetrisCore:
         else:
             self.seq_pos[rows] = -(-self.seq_pos[rows] // 7) * 7  # next bag boundary
         self.board[rows] = 0
+        self.top[rows] = self.height
         for name in ("gravity_count", "lines", "score", "pieces"):
             getattr(self, name)[rows] = 0
         self.game_over[rows] = False
         self._spawn(rows)
+
+    def recompute_tops(self, rows: np.ndarray) -> None:
+        """Recompute ``top`` of ``rows`` from their boards (after editing boards by hand)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        self.top[rows] = self._with_floor[rows].argmax(axis=1)
 
     def _spawn(self, rows: np.ndarray) -> np.ndarray:
         """Bring the next piece in; returns the rows that topped out (spawn blocked)."""
@@ -258,9 +273,10 @@ class TetrisCore:
         self.y[rows] = self.spawn_y
         self.gravity_count[rows] = 0
         blocked = ~self._fits(rows, self.piece[rows], self.rot[rows], self.x[rows], self.y[rows])
-        self._candidates(rows)
-        # A spawn with no legal placement left is a top out as well.
-        blocked |= ~self.mask[rows].any(axis=1)
+        if self.placements:
+            self._candidates(rows)
+            # In placement mode a spawn with no legal placement left is a top out as well.
+            blocked |= ~self.mask[rows].any(axis=1)
         out = rows[blocked]
         self.game_over[out] = True
         return out
@@ -301,7 +317,7 @@ class TetrisCore:
         """
         W = self.width
         n = rows.size
-        top = self._with_floor[rows].argmax(axis=1).astype(np.int16)  # (n, W), H if empty
+        top = self.top[rows]  # (n, W), H if empty
         p = self.piece[rows]
         tops = top[:, self._colidx.T]  # (n, 4, W): top of column c + j
         b1 = self._bottom1[p]  # (n, 4 rotations, 4 j)
@@ -324,8 +340,12 @@ class TetrisCore:
     def _lock(self, rows, p, r, x, y, drop_points) -> tuple[np.ndarray, np.ndarray]:
         """Lock pieces, clear rows, score, spawn the next. Returns (reward, cleared)."""
         self._flat[rows[:, None], (y * self._pw + x)[:, None] + self._cell_flat[p, r]] = 1
+        # Column tops: covered columns (uncovered j repeat the first column, same value).
+        cols = x[:, None] + self._lock_col[p, r]
+        tops = self.top[rows[:, None], cols]
+        self.top[rows[:, None], cols] = np.minimum(tops, y[:, None] + self._lock_topoff[p, r])
         self.pieces[rows] += 1
-        cleared = self._clear_lines(rows)
+        cleared = self._clear_lines(rows, y[:, None] + CELLS[p, r, :, 0])
         level = 1 + self.lines[rows] // 10
         line_score = _GUIDELINE_LINE_SCORE[cleared] * level
         self.score[rows] += line_score + drop_points
@@ -341,16 +361,20 @@ class TetrisCore:
             reward[np.isin(rows, out)] += cfg.game_over_penalty
         return reward, cleared
 
-    def _clear_lines(self, rows: np.ndarray) -> np.ndarray:
-        full = self.board[rows].all(axis=2)  # (n, H)
-        cleared = full.sum(axis=1)
-        hit = np.flatnonzero(cleared)
+    def _clear_lines(self, rows: np.ndarray, piece_rows: np.ndarray) -> np.ndarray:
+        """Remove full rows; only the rows the piece just filled (n, 4) can be full."""
+        cleared = np.zeros(rows.size, dtype=np.int64)
+        touched_full = self.board[rows[:, None], piece_rows].all(axis=2)  # (n, 4)
+        hit = np.flatnonzero(touched_full.any(axis=1))
         if hit.size:
             sub_rows = rows[hit]
-            order = np.argsort(~full[hit], axis=1, kind="stable")  # full rows first
+            full = self.board[sub_rows].all(axis=2)  # (m, H)
+            cleared[hit] = full.sum(axis=1)
+            order = np.argsort(~full, axis=1, kind="stable")  # full rows first
             boards = np.take_along_axis(self.board[sub_rows], order[:, :, None], axis=1)
             boards[np.arange(self.height)[None, :] < cleared[hit][:, None]] = 0
             self.board[sub_rows] = boards
+            self.recompute_tops(sub_rows)
         return cleared
 
     # ------------------------------------------------------------------ actions
@@ -487,7 +511,7 @@ class TetrisCore:
         lines = np.rint(lines).astype(np.int16)
         eroded = lines * full_cell.sum(axis=2, dtype=np.int16)
 
-        top = self._with_floor[rows].argmax(axis=1).astype(np.int16)  # (n, W), H if empty
+        top = self.top[rows]  # (n, W), H if empty
         filled_below = np.logical_or.accumulate(board, axis=1)
         holes0 = (filled_below > board).sum(axis=(1, 2), dtype=np.int16)  # (n,)
         heights = np.repeat((H - top)[:, None, :], A, axis=1)  # (n, A, W)

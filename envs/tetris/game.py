@@ -84,6 +84,7 @@ class TetrisGame:
             preview=preview,
             gravity_interval=gravity_interval if mode == "moves" else 0,
             rewards=rewards,
+            placements=mode == "placement",
         )
         c = self.core
         self.num_actions = c.num_placements if mode == "placement" else NUM_MOVE_ACTIONS

@@ -79,6 +79,7 @@ def _core(**kw) -> TetrisCore:
 def _set_piece(core: TetrisCore, name: str, rot: int, x: int, y: int) -> None:
     core.piece[0] = PIECE_NAMES.index(name)
     core.rot[0], core.x[0], core.y[0] = rot, x, y
+    core.recompute_tops(ROW0)  # the tests edit boards by hand
     core._candidates(ROW0)
 
 
@@ -323,6 +324,9 @@ def test_fast_candidate_features_equal_built_afterstates() -> None:
         np.testing.assert_allclose(fast, exact, atol=1e-6)
         clearing += int((exact[..., 0] > 0).sum())
         # A greedy-ish policy (fewest holes, then lowest) so that rows get cleared.
+        top = core.top.copy()
+        core.recompute_tops(rows)
+        assert np.array_equal(core.top, top)  # kept current through locks and clears
         score = np.where(core.mask, -exact[..., 1] * 10 - exact[..., 4], -np.inf)
         score += rng.random(score.shape) * 0.05
         core.place(rows, np.argmax(score, axis=1))
