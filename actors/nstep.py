@@ -136,16 +136,26 @@ class NStepFolder:
                 raise ValueError(f"envs {bad} marked invalid while an episode is open")
             done = done & valid
             length = np.where(valid, length, 0)
-        starts = self._start[:, None] + self._arange_n[None, :]  # [E, n] candidate window starts
-        emit = (starts <= t) & (done[:, None] | ((length == n)[:, None] & (self._arange_n == 0)))
-        if valid is not None:
-            emit &= valid[:, None]
-        env_idx, cand = np.nonzero(emit)
-        first = starts[env_idx, cand]
-
-        # Rewards in chronological order: row i is global step t - n + 1 + i.
-        chrono = (t - n + 1 + self._arange_n) % n
-        returns = self._discount_matrix @ self._rewards[chrono]  # [n, E]: return from row i to t
+        chrono = (t - n + 1 + self._arange_n) % n  # row i of the window is step t - n + 1 + i
+        if not done.any():
+            # Fast path (most steps): only full windows close, all starting at t - n + 1.
+            full = length == n
+            if valid is not None:
+                full &= valid
+            env_idx = np.flatnonzero(full)
+            first = np.full(env_idx.shape, t - n + 1, dtype=np.int64)
+            rewards = self._discount_matrix[0] @ self._rewards[chrono][:, env_idx]
+        else:
+            starts = self._start[:, None] + self._arange_n[None, :]  # [E, n] window starts
+            emit = (starts <= t) & (
+                done[:, None] | ((length == n)[:, None] & (self._arange_n == 0))
+            )
+            if valid is not None:
+                emit &= valid[:, None]
+            env_idx, cand = np.nonzero(emit)
+            first = starts[env_idx, cand]
+            returns = self._discount_matrix @ self._rewards[chrono]  # [n, E]: return row i..t
+            rewards = returns[first - (t - n + 1), env_idx]
         folded = t - first + 1
         out: dict[str, np.ndarray] = {}
         slots = first % n
@@ -153,7 +163,7 @@ class NStepFolder:
             if key.startswith("obs"):
                 out[key] = ring[slots, env_idx]
         out["action"] = self._rings["action"][slots, env_idx]
-        out["reward"] = returns[first - (t - n + 1), env_idx].astype(np.float32)
+        out["reward"] = rewards.astype(np.float32)
         term = terminated[env_idx]
         out["discount"] = np.where(term, 0.0, self.gamma ** folded.astype(np.float64)).astype(
             np.float32

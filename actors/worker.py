@@ -525,7 +525,7 @@ class ActorWorker:
                 "mean_return": a[1] / a[0] if a[0] else 0.0,
                 "mean_length": a[2] / a[0] if a[0] else 0.0,
             }
-            for v, a in sorted(self._per_version.items())
+            for v, a in sorted(list(self._per_version.items()))
         }
         return {
             "actor_id": self.actor_id,
