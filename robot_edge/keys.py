@@ -24,13 +24,17 @@ class KeyFileError(ValueError):
     """A key home or key file that is missing or unreadable (the message names the path)."""
 
 
+def _home(home: str | os.PathLike) -> Path:
+    return Path(os.path.expanduser(os.fspath(home)))
+
+
 def public_key_path(home: str | os.PathLike) -> Path:
-    return Path(home) / f"{SELF}.key"
+    return _home(home) / f"{SELF}.key"
 
 
 def generate(home: str | os.PathLike, force: bool = False) -> bytes:
     """Create the key pair of ``home`` (kept if it exists unless ``force``); return the public key."""
-    root = Path(home)
+    root = _home(home)
     (root / PEERS).mkdir(parents=True, exist_ok=True)
     secret = root / f"{SELF}.key_secret"
     if secret.exists() and not force:
@@ -45,7 +49,7 @@ def generate(home: str | os.PathLike, force: bool = False) -> bytes:
 
 def load_keypair(home: str | os.PathLike) -> tuple[bytes, bytes]:
     """(public, secret) of a key home; raise KeyFileError naming the file when absent."""
-    path = Path(home) / f"{SELF}.key_secret"
+    path = _home(home) / f"{SELF}.key_secret"
     if not path.is_file():
         raise KeyFileError(f"no secret key at {path}: run `python -m robot_edge.pair init {home}`")
     try:
@@ -59,7 +63,7 @@ def load_keypair(home: str | os.PathLike) -> tuple[bytes, bytes]:
 
 def load_public(path: str | os.PathLike) -> bytes:
     """A public key from a ``.key`` certificate file."""
-    p = Path(path)
+    p = _home(path)
     if not p.is_file():
         raise KeyFileError(f"no public key file at {p}")
     try:
@@ -76,14 +80,14 @@ def trust(home: str | os.PathLike, peer_public_file: str | os.PathLike, name: st
     if not name or "/" in name or name.startswith("."):
         raise KeyFileError(f"peer name {name!r} must be a plain file name")
     load_public(peer_public_file)  # validate before installing
-    dest = Path(home) / PEERS / f"{name}.key"
+    dest = _home(home) / PEERS / f"{name}.key"
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(peer_public_file, dest)
     return dest
 
 
 def peers_dir(home: str | os.PathLike) -> Path:
-    return Path(home) / PEERS
+    return _home(home) / PEERS
 
 
 def trusted(home: str | os.PathLike) -> dict[str, bytes]:
