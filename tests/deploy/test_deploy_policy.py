@@ -357,6 +357,14 @@ def test_driver_and_learner_land_on_the_gpu_pod() -> None:
     assert [g["groupName"] for g in gpu_groups] == ["learner"]
     assert gpu_groups[0]["replicas"] >= 1
     assert gpu_groups[0]["rayStartParams"]["num-cpus"] == "0"  # actors stay off it
+    # This placement holds while the learner trains in the driver process. A learner
+    # moved into a Ray task/actor asking num_gpus=1 would wait forever behind the
+    # driver's reservation of the only GPU: then drop entrypointNumGpus instead.
+    sources = [p for d in ("learner", "actors") for p in (K8S_DIR.parent / d).glob("*.py")]
+    asking = [str(p) for p in sources if re.search(r"num_gpus\s*=", p.read_text())]
+    assert not asking, (
+        f"{asking} ask Ray for GPUs: revisit entrypointNumGpus in k8s/base/rayjob.yaml"
+    )
 
 
 def test_dev_driver_runs_on_cpu() -> None:
