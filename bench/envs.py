@@ -2,8 +2,9 @@
 
 Peers (the ``bench`` extra): ``tetris-gymnasium`` (per-move env and its
 ``GroupedActionsObservations`` placement wrapper) and ``gym-snake``. Every figure is the
-median of ``--repeats`` timed windows of ``--seconds``; ours and the peer's windows are
-interleaved so both see the same machine load. All agents play uniformly random
+median of ``--repeats`` timed windows of ``--seconds``; each round times every case once,
+a peer right before the cases compared with it, and a ratio is the median over rounds of
+ours / peer within the round, so both sides see the same machine load. All agents play uniformly random
 (legal, where a mask exists) actions, drawn the same way for us and the peer.
 
     python bench/envs.py                       # table
@@ -185,18 +186,20 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     tb, sb = args.tetris_batch, args.snake_batch
+    # Each peer comes right before the cases compared with it, so that a round's
+    # windows of ours and of the peer are close in time (same machine load).
     cases: dict[str, Callable[[], Stepper]] = {
+        "peer_tetris_gymnasium_grouped": peer_tetris_grouped,
         "tetris_placement_single": lambda: ours_single_placement(False),
         "tetris_placement_features_single": lambda: ours_single_placement(True),
         "tetris_placement_batched": lambda: ours_batched_placement(tb, False),
         "tetris_placement_features_batched": lambda: ours_batched_placement(tb, True),
+        "peer_tetris_gymnasium_moves": peer_tetris_moves,
         "tetris_moves_single": lambda: ours_single("fsrl/Tetris-v0", 7),
         "tetris_moves_batched": lambda: ours_batched("fsrl/Tetris-v0", tb, 7),
+        "peer_gym_snake": peer_snake,
         "snake_single": lambda: ours_single("fsrl/Snake-v0", 4),
         "snake_batched": lambda: ours_batched("fsrl/Snake-v0", sb, 4),
-        "peer_tetris_gymnasium_grouped": peer_tetris_grouped,
-        "peer_tetris_gymnasium_moves": peer_tetris_moves,
-        "peer_gym_snake": peer_snake,
     }
     steppers: dict[str, Stepper] = {}
     errors: dict[str, str] = {}
@@ -217,8 +220,10 @@ def main(argv: list[str] | None = None) -> int:
         out[f"{name}_steps_per_s"] = round(value, 1)
 
     def ratio(key: str, ours: str, peer: str) -> None:
-        if ours in med and peer in med:
-            out[key] = round(med[ours] / med[peer], 2)
+        """Median over rounds of (ours / peer) measured in the same round."""
+        if ours in samples and peer in samples:
+            per_round = [a / b for a, b in zip(samples[ours], samples[peer], strict=True)]
+            out[key] = round(statistics.median(per_round), 2)
 
     ratio(
         "tetris_placement_vs_peer_ratio", "tetris_placement_single", "peer_tetris_gymnasium_grouped"
