@@ -154,6 +154,7 @@ class ReplaySampler:
                 logger.warning("replay table %s was re-created; rebuilding the index", self.table)
                 self._reset()
                 self._epoch = epoch
+                self.rebuilds += 1
                 return False
             self._epoch = epoch
             self.rebuilds += 1

@@ -29,3 +29,20 @@ def check_consistent(data: dict[str, np.ndarray]) -> np.ndarray:
     np.testing.assert_array_equal(data["reward"], (idx * 0.25).astype(np.float32))
     np.testing.assert_array_equal(data["policy_version"], idx)
     return idx
+
+
+def racing_writer(url: str, namespace: str, writer_no: int, chunk_size: int, chunks: int) -> None:
+    """Child-process body: write ``chunks`` chunks whose rows name (writer, chunk, row)."""
+    from replay import ReplayClient
+
+    client = ReplayClient(url, namespace=namespace)
+    _, spec = client.table_info("replay")
+    with client.writer("replay", chunk_size=chunk_size, max_pending_chunks=4) as w:
+        for c in range(1, chunks + 1):
+            b = spec.empty_batch(chunk_size)
+            b["actor_id"][:] = writer_no
+            b["policy_version"][:] = c
+            b["action"][:] = np.arange(chunk_size)
+            b["obs"][:] = (writer_no * 1000 + c) % 65536
+            b["next_obs"][:] = b["obs"] + 1
+            w.append(b, np.full(chunk_size, 1.0 + writer_no))
