@@ -63,6 +63,7 @@ class GoPiGo3Backend(Backend):
         self._right_dps = 0.0
         self._servo_deg = 0.0
         self._elapsed_ms = 0.0
+        self._steps = 0
         self._enc_at_command = self._encoders()
         self._t0 = time.monotonic_ns()
 
@@ -93,6 +94,7 @@ class GoPiGo3Backend(Backend):
         t0 = time.monotonic()
         time.sleep(max(0.0, duration_ms) / 1000.0)
         self._elapsed_ms = (time.monotonic() - t0) * 1000.0
+        self._steps += 1
         return self._elapsed_ms
 
     def read(self) -> SensorReading:
@@ -118,6 +120,7 @@ class GoPiGo3Backend(Backend):
                 elapsed_ms=self._elapsed_ms,
                 bumped=bool(bumped),
                 motors_running=self.motors_running(),
+                step_index=self._steps,
             )
 
     def reset(self, seed: int | None) -> None:
@@ -126,6 +129,7 @@ class GoPiGo3Backend(Backend):
             self._gpg.reset_encoders()
             self._enc_at_command = self._encoders()
             self._elapsed_ms = 0.0
+            self._steps = 0
 
     def set_servo(self, degrees: float) -> None:
         with self._lock:

@@ -197,7 +197,8 @@ class SensorReading:
 
     Encoders are in wheel degrees (as the GoPiGo3 API reports them); speeds in
     degrees per second as commanded after clamping; ``distance_mm`` is the
-    distance sensor (its maximum range when nothing is seen).
+    distance sensor (its maximum range when nothing is seen); ``step_index`` counts
+    steps since the last reset (mod 2**16).
     """
 
     robot_time_ns: int

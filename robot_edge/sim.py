@@ -117,6 +117,7 @@ class SimBackend(Backend):
         self._bumped = False
         self._servo_deg = 0.0
         self._elapsed_ms = 0.0
+        self._steps = 0
         self.x, self.y, self.theta = self._free_pose()
 
     # -- pose ---------------------------------------------------------------------------
@@ -174,6 +175,7 @@ class SimBackend(Backend):
                     self._enc[1] += dr
                 self._time_ns += int(dt_ms * 1e6)
             self._elapsed_ms = float(duration_ms)
+            self._steps += 1
             return self._elapsed_ms
 
     def distance_mm(self) -> float:
@@ -202,6 +204,7 @@ class SimBackend(Backend):
                 elapsed_ms=self._elapsed_ms,
                 bumped=self._bumped,
                 motors_running=self.motors_running(),
+                step_index=self._steps,
             )
             self._bumped = False
             return reading
@@ -215,6 +218,7 @@ class SimBackend(Backend):
             self._bumped = False
             self._elapsed_ms = 0.0
             self._time_ns = 0  # simulated time restarts with each episode
+            self._steps = 0
             self.x, self.y, self.theta = self._free_pose()
 
     def set_servo(self, degrees: float) -> None:

@@ -143,7 +143,10 @@ class EdgeClient:
                     self.retries + 1,
                 )
                 continue
-            header, rbody = P.decode_header(raw)
+            try:
+                header, rbody = P.decode_header(raw)
+            except P.ProtocolError as exc:
+                raise EdgeError(f"{self.endpoint}: malformed reply: {exc}") from exc
             if header.seq != seq or header.msg_type != (msg_type | P.REPLY_BIT):
                 raise EdgeError(
                     f"{self.endpoint}: reply {P.describe(header)} does not answer seq {seq}"

@@ -68,6 +68,11 @@ class GoPiGoEnv(gym.Env):
         if render_mode is not None:
             raise ValueError(f"render_mode={render_mode!r}: GoPiGo-v0 does not render")
         self.step_ms = float(step_ms)
+        if not 0 < self.step_ms < step_timeout_ms:
+            raise ValueError(
+                f"step_ms={step_ms} must be positive and below step_timeout_ms={step_timeout_ms} "
+                "(the edge answers a step only after driving it)"
+            )
         self._local: LocalEdge | None = None
         if endpoint is None:
             if backend != "sim":

@@ -83,10 +83,12 @@ def test_unreachable_pi_fails_fast_naming_the_endpoint() -> None:
     endpoint = f"tcp://127.0.0.1:{free_port()}"
     t0 = time.monotonic()
     with pytest.raises(EdgeUnreachableError, match=endpoint):
-        GoPiGoEnv(endpoint=endpoint, step_timeout_ms=100, retries=2)
+        GoPiGoEnv(endpoint=endpoint, step_ms=50.0, step_timeout_ms=100, retries=2)
     assert time.monotonic() - t0 < 5.0
     with pytest.raises(ValueError, match="robot.endpoint"):
         GoPiGoEnv(backend="gopigo3")
+    with pytest.raises(ValueError, match="step_timeout_ms=100"):
+        GoPiGoEnv(endpoint=endpoint, step_ms=100.0, step_timeout_ms=100)
 
 
 def test_client_reconnects_after_the_edge_restarts(make_server) -> None:  # type: ignore[no-untyped-def]

@@ -69,6 +69,7 @@ def test_round_trip_over_loopback(server: EdgeServer, client: EdgeClient) -> Non
     moved = client.step(300.0, 300.0, 100.0)
     assert moved.motors_running and moved.elapsed_ms == pytest.approx(100.0)
     assert moved.left_encoder_deg == 30 and moved.right_encoder_deg == 30  # 300 dps x 0.1 s
+    assert (first.step_index, moved.step_index) == (0, 1)
     assert moved.distance_mm != first.distance_mm or moved.bumped
     sensed = client.sense()
     assert sensed.left_encoder_deg == 30
@@ -126,3 +127,29 @@ def test_bad_values_name_the_field(client: EdgeClient) -> None:
 def test_episode_dtype_is_fixed_layout() -> None:
     assert P.EPISODE_DTYPE.itemsize == 8 + 4 + 4 + 4 + 1 + 8
     assert np.zeros(2, P.EPISODE_DTYPE).tobytes() == bytes(2 * P.EPISODE_DTYPE.itemsize)
+
+
+def test_oversize_messages_are_refused_or_dropped_without_a_crash(
+    server: EdgeServer, client: EdgeClient
+) -> None:
+    client.reset(seed=0)
+    client.step(100.0, -100.0, 10.0)
+    body = P.STEP_REQ.pack(1, 1, 1) + bytes(P.MAX_CONTROL_BODY)
+    raw = client.request_raw(
+        P.encode(P.MsgType.STEP, body, session=client.session, seq=client.seq + 1)
+    )
+    assert raw is not None and P.decode_header(raw)[0].status == P.Status.OVERSIZE
+    assert not server.motors_running()
+    client.seq += 1
+    client.step(100.0, -100.0, 10.0)
+    # beyond zmq.MAXMSGSIZE libzmq drops the peer: no reply, motors stopped on the disconnect
+    huge = P.encode(
+        P.MsgType.SET_POLICY,
+        bytes(P.MAX_POLICY_BODY + 1024),
+        session=client.session,
+        seq=client.seq + 1,
+    )
+    assert client.request_raw(huge, timeout_ms=1500) is None
+    assert not server.motors_running()
+    client.seq += 1
+    assert client.status().internal_errors == 0  # the service answers as before
