@@ -14,10 +14,11 @@ import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
+from gymnasium.spaces import Discrete
 
 from actors.envs import VectorStepper, make_vector_env
 from actors.exploration import actor_epsilons, epsilon_greedy
@@ -266,7 +267,7 @@ class ActorWorker:
         env = make_vector_env(s.env, s.envs_per_actor, seed=self._seed)
         self._stepper = VectorStepper(env, seed=self._seed)
         self.observation_space = env.single_observation_space
-        self.num_actions = int(env.single_action_space.n)
+        self.num_actions = int(cast(Discrete, env.single_action_space).n)
         self._net = build_q_network(s.model, self.observation_space, self.num_actions)
         self._net.eval()
         self._epsilons = actor_epsilons(
@@ -483,7 +484,7 @@ class ActorWorker:
         pipe = self._redis.pipeline(transaction=False)
         key = episodes_key(self.namespace)
         for fields in self._episode_pipe:
-            pipe.xadd(key, fields, maxlen=100_000, approximate=True)
+            pipe.xadd(key, cast(dict[Any, Any], fields), maxlen=100_000, approximate=True)
         pipe.execute()
         self._episode_pipe = []
 
@@ -511,7 +512,7 @@ class ActorWorker:
         }
         ttl_ms = max(1, int(3_000 * self.settings.heartbeat_interval_s))
         pipe = self._redis.pipeline(transaction=False)
-        pipe.hset(self._status_key, mapping=fields)
+        pipe.hset(self._status_key, mapping=cast(dict[Any, Any], fields))
         pipe.pexpire(self._status_key, ttl_ms)
         pipe.hset(self._life_key, "env_steps", fields["env_steps"])
         pipe.execute()
