@@ -208,3 +208,21 @@ def test_budget_and_bad_config(make_cfg, replay_table, redis_url, namespace) -> 
     broken = {**cfg, "algo": {k: v for k, v in cfg["algo"].items() if k != "n_step"}}
     with pytest.raises(ActorConfigError, match="algo.n_step"):
         ActorWorker(broken, 0, redis_url, namespace, TAG)
+
+
+def test_dict_observation_env_masks_actions_and_flattens_columns(
+    make_cfg, replay_table, redis_url, namespace
+) -> None:
+    cfg = make_cfg("env=tetris", "actors.eps_base=1.0", "actors.eps_alpha=0.0")  # always explore
+    client = replay_table(cfg)
+    worker = ActorWorker(cfg, 0, redis_url, namespace, TAG)
+    try:
+        worker.collect(120)
+        data = sample_all(client, 512)
+        assert {"obs/action_mask", "obs/candidate_features", "next_obs/board"} <= set(data)
+        mask = data["obs/action_mask"].astype(bool)
+        # every stored action was allowed by the mask of the observation it was taken in
+        assert mask[np.arange(len(mask)), data["action"]].all()
+        assert worker.stats()["transitions"] == client.size("replay") > 0
+    finally:
+        worker.stop()
