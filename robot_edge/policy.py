@@ -21,7 +21,7 @@ class PolicyError(ValueError):
 
 
 def _layers(tensors: Mapping[str, np.ndarray], prefix: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    layers = []
+    layers: list[tuple[np.ndarray, np.ndarray]] = []
     i = 0
     while f"{prefix}.{i}.weight" in tensors:
         w = np.asarray(tensors[f"{prefix}.{i}.weight"], dtype=np.float32)

@@ -233,7 +233,7 @@ class SensorReading:
     @classmethod
     def unpack(cls, body: memoryview) -> SensorReading:
         f = _unpack_exact(SENSOR, body, "sensor reading")
-        return cls(*f[:9], bool(f[9]), bool(f[10]), f[11])
+        return cls(*f[:9], bool(f[9]), bool(f[10]), f[11])  # type: ignore[call-arg]
 
 
 # ACT reply: sensor reading + action, done flag, policy version, reward.

@@ -325,7 +325,7 @@ class EdgeServer:
                 user = ""
                 if curve:
                     try:
-                        user = frames[0].get("User-Id") or ""
+                        user = str(frames[0].get("User-Id") or "")
                     except zmq.ZMQError:
                         user = ""
                 reply = self.handle([f.bytes for f in frames], user)

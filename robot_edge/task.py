@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -82,7 +83,7 @@ class ForwardTask:
 TASKS: dict[str, type[ForwardTask]] = {"forward": ForwardTask}
 
 
-def make_task(name: str, **params: float) -> ForwardTask:
+def make_task(name: str, **params: Any) -> ForwardTask:
     """The task ``name`` with its reward/action parameters (unknown names raise ValueError)."""
     if name not in TASKS:
         raise ValueError(f"unknown robot task {name!r}: choose one of {sorted(TASKS)}")

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-_DTYPES = {
+_DTYPES: dict[str, np.dtype] = {
     "F64": np.dtype("<f8"),
     "F32": np.dtype("<f4"),
     "F16": np.dtype("<f2"),
@@ -86,7 +86,7 @@ def decode_safetensors(blob: bytes) -> tuple[dict[str, np.ndarray], dict[str, st
     tensors: dict[str, np.ndarray] = {}
     for name, info in header.items():
         try:
-            dtype = _DTYPES[info["dtype"]]
+            dtype: np.dtype = _DTYPES[info["dtype"]]
             shape = tuple(int(s) for s in info["shape"])
             begin, end = (int(x) for x in info["data_offsets"])
         except (KeyError, TypeError, ValueError) as exc:

@@ -39,22 +39,23 @@ class LocalEdge:
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = dict(os.environ)
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+        self._proc = proc
+        stdout = proc.stdout
+        assert stdout is not None  # stdout=PIPE
         line: list[str] = []
-        reader = threading.Thread(
-            target=lambda: line.append(self._proc.stdout.readline()), daemon=True
-        )  # type: ignore[union-attr]
+        reader = threading.Thread(target=lambda: line.append(stdout.readline()), daemon=True)
         reader.start()
         reader.join(self.start_timeout_s)
         if not line or not line[0].startswith("READY "):
-            code = self._proc.poll()
+            code = proc.poll()
             self.stop()
             raise RuntimeError(
                 f"local robot_edge sim did not start within {self.start_timeout_s} s "
                 f"(exit code {code}): {' '.join(cmd)}"
             )
         self.endpoint = line[0].split()[1]
-        logger.info("local sim edge pid %d on %s", self._proc.pid, self.endpoint)
+        logger.info("local sim edge pid %d on %s", proc.pid, self.endpoint)
         return self
 
     def running(self) -> bool:

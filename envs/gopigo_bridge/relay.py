@@ -152,6 +152,10 @@ class WeightRelay:
         self._redis.close()
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def metrics_by_version(redis_url: str, namespace: str) -> dict[int, dict[str, float]]:
     """Per policy version: episodes, mean return, mean length, mean distance (from the stream)."""
     r = redis.Redis.from_url(redis_url, socket_timeout=5.0)
@@ -160,8 +164,8 @@ def metrics_by_version(redis_url: str, namespace: str) -> dict[int, dict[str, fl
     finally:
         r.close()
     acc: dict[int, list[tuple[float, float, float]]] = defaultdict(list)
-    for _id, fields in entries:
-        f = {k.decode(): v.decode() for k, v in fields.items()}
+    for _id, fields in entries or []:
+        f = {_text(k): _text(v) for k, v in (fields or {}).items()}
         acc[int(f["policy_version"])].append(
             (float(f["episode_return"]), float(f["episode_length"]), float(f["distance_m"]))
         )
