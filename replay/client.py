@@ -92,10 +92,11 @@ class ReplayClient:
         if (
             not isinstance(namespace, str)
             or not namespace
+            or not namespace.isascii()
             or any(c in namespace for c in " \t\n{}")
         ):
             raise ValueError(
-                f"namespace must be a non-empty string without spaces or braces, got {namespace!r}"
+                f"namespace must be a non-empty ASCII string without spaces or braces, got {namespace!r}"
             )
         self.url = url
         self.namespace = namespace

@@ -27,7 +27,8 @@ from replay.codec import (
     decode_priorities,
     records_to_batch,
 )
-from replay.errors import MalformedChunkError, ReplayTimeoutError
+from replay.errors import MalformedChunkError, ReplayError, ReplayTimeoutError
+from replay.rawpipe import RawPipe, resp_command
 from replay.sumtree import SumTree
 
 if TYPE_CHECKING:
@@ -109,6 +110,8 @@ class ReplaySampler:
         self._head = 0
         self._epoch: bytes | None = None
         self._last_index_s = 0.0
+        self._pipe = RawPipe(client.redis)
+        self._probe = False
         self.malformed_chunks = 0
         self.blocked_s = 0.0
         self.rebuilds = 0
@@ -258,18 +261,21 @@ class ReplaySampler:
 
     def _try_sample(self, batch_size: int) -> SampleBatch | None:
         """One sampling attempt; None if the rate limiter (or a table reset) said no."""
+        if self._probe and not self._gate_open(batch_size):
+            return None
         positions = self._tree.sample(batch_size, self._rng)
         records = np.empty(batch_size, dtype=self.spec.record_dtype)
         todo = np.arange(batch_size)
         while True:
             reply = self._fetch(positions[todo])
             if reply is None:
+                self._probe = True  # until the gate opens, ask without fetching records
                 return None
             data, missing, index_part = reply
             got = np.frombuffer(data, dtype=self.spec.record_dtype, count=todo.size)
             ok = np.ones(todo.size, dtype=bool)
             if missing:
-                ok[np.asarray(missing, dtype=np.int64) - 1] = False
+                ok[np.asarray(missing, dtype=np.int64)] = False
             records[todo[ok]] = got[ok]
             todo = todo[~ok]
             if not todo.size:
@@ -292,31 +298,78 @@ class ReplaySampler:
         self._apply_index(*index_part)  # chunks inserted meanwhile join for the next draw
         return batch
 
-    def _fetch(self, positions: np.ndarray) -> tuple[bytes, list[int], tuple[Any, ...]] | None:
-        seqs = self._pos_seq[positions]
-        offsets = self._c_body[seqs % self._P] + self._pos_row[positions] * self._rs
-        packed = np.empty(positions.shape[0], dtype=[("s", "<u4"), ("o", "<u4")])
-        packed["s"], packed["o"] = seqs, offsets
+    def _gate_command(self, batch_size: int, count: bool) -> bytes:
         keys = self._keys
-        reply = self.client.evalsha(
-            "sample", [keys.meta, keys.state],
-            [keys.chunk_prefix, positions.shape[0], self._rs, packed.tobytes(), self._next_seq,
-             _INDEX_BATCH_CHUNKS],
-            what=f"sample {self.table!r}",
+        return resp_command(
+            "EVALSHA", scripts.SHAS["gate"], 2, keys.meta, keys.state, keys.chunk_prefix,
+            batch_size, self._next_seq, _INDEX_BATCH_CHUNKS, 1 if count else 0,
         )  # fmt: skip
+
+    def _gate_reply(self, reply: Any) -> tuple[int, tuple[Any, ...]] | None:
+        """Handle the gate's answer; None if the table is gone or was re-created."""
+        if isinstance(reply, Exception):
+            if "NOSCRIPT" in str(reply):
+                self.client._reload_scripts()
+                return None
+            raise ReplayError(
+                f"sampling {self.table!r} on {self.client.masked_url} failed: {reply}"
+            )
         code = int(reply[0])
         if code == scripts.NO_TABLE:
             self.client.ensure_table(self.table)
             self._reset()
             return None
-        index_part = (int(reply[1]), int(reply[2]), bytes(reply[3]), reply[6:])
+        index_part = (int(reply[1]), int(reply[2]), bytes(reply[3]), reply[4:])
         if index_part[2] != self._epoch:  # re-created table: our positions mean nothing
             self._apply_index(*index_part)
             return None
-        if code == scripts.BLOCKED:
+        return code, index_part
+
+    def _gate_open(self, batch_size: int) -> bool:
+        """Ask the rate limiter (without counting) whether a batch may be drawn now."""
+        payload = self._gate_command(batch_size, count=False)
+        reply = self.client.call(
+            lambda: self._pipe.request(payload, 1)[0], f"sample {self.table!r}"
+        )
+        handled = self._gate_reply(reply)
+        if handled is None:
+            return False
+        self._apply_index(*handled[1])
+        if handled[0] == scripts.OK:
+            self._probe = False
+            return True
+        return False
+
+    def _fetch(self, positions: np.ndarray) -> tuple[bytes, list[int], tuple[Any, ...]] | None:
+        """Gate + one GETRANGE per draw, pipelined in one round trip."""
+        seqs = self._pos_seq[positions]
+        offsets = self._c_body[seqs % self._P] + self._pos_row[positions] * self._rs
+        cp, last = self._keys.chunk_prefix, self._rs - 1
+        parts = [self._gate_command(positions.shape[0], count=True)]
+        for s, o in zip(seqs.tolist(), offsets.tolist(), strict=True):
+            k, a, b = f"{cp}{s}", str(o), str(o + last)
+            parts.append(
+                f"*4\r\n$8\r\nGETRANGE\r\n${len(k)}\r\n{k}\r\n${len(a)}\r\n{a}\r\n${len(b)}\r\n{b}\r\n".encode()
+            )
+        payload = b"".join(parts)
+        n = positions.shape[0] + 1
+        replies = self.client.call(lambda: self._pipe.request(payload, n), f"sample {self.table!r}")
+        handled = self._gate_reply(replies[0])
+        if handled is None:
+            return None
+        code, index_part = handled
+        if code != scripts.OK:
             self._apply_index(*index_part)
             return None
-        return reply[4], [int(i) for i in reply[5]], index_part
+        records = replies[1:]
+        missing = [
+            i for i, r in enumerate(records) if not isinstance(r, bytes) or len(r) != self._rs
+        ]
+        if missing:
+            zero = bytes(self._rs)
+            for i in missing:
+                records[i] = zero
+        return b"".join(records), missing, index_part
 
     def _account_blocked(self, seconds: float) -> None:
         self.blocked_s += seconds
@@ -354,3 +407,7 @@ class ReplaySampler:
                 what=f"update priorities in {self.table!r}",
             )  # fmt: skip
         return int(live.sum())
+
+    def close(self) -> None:
+        """Close the sampler's dedicated connection; idempotent."""
+        self._pipe.close()

@@ -1,12 +1,14 @@
 """Server-side Lua scripts. Each runs atomically in Redis, so a chunk becomes visible
-whole or not at all (Redis only runs a command once it has received all of it: a
-writer killed mid-send leaves nothing behind), counters and the FIFO ring move
+whole or not at all (a chunk is staged and committed inside one MULTI/EXEC, and Redis
+runs a transaction only once it has received all of it: a writer killed mid-send leaves
+nothing behind; a staged key also expires on its own), counters and the FIFO ring move
 together, and several writers may race freely.
 
 Key layout, all under ``fsrl:{namespace}:t:{table}:`` (the *prefix*):
 ``meta`` (hash: spec, digest, capacity, limiter bounds, epoch), ``state`` (hash:
 head/tail chunk seqs, size, inserts, deletes, samples, malformed, blocked seconds),
-``writers`` (hash: writer id -> last accepted writer seq), ``c:<seq>`` (one chunk).
+``writers`` (hash: writer id -> last accepted writer seq), ``c:<seq>`` (one chunk),
+``stage:<nonce>`` (a chunk in flight, inside a transaction).
 """
 
 from __future__ import annotations
@@ -20,14 +22,22 @@ from replay.codec import HEADER_SIZE, MAGIC, MAX_CHUNK_ROWS, PROTOCOL_VERSION
 # Reply codes shared by the scripts.
 OK, DUP, BLOCKED, NO_TABLE, MALFORMED = 1, 0, -1, -2, -3
 
-# KEYS: meta, state, writers.  ARGV: chunk key prefix, chunk bytes.
-INSERT = f"""
+# KEYS: meta, state, writers.  ARGV: chunk key prefix, staging key.
+# The writer sends, inside one MULTI/EXEC, ``SET <staging key> <chunk> PX ...`` and then
+# this script, which validates the staged chunk's header and either commits it
+# (RENAME to ``c:<seq>``: O(1), the bytes are never copied through Lua) or deletes it.
+COMMIT = f"""
 local meta, state, writers = KEYS[1], KEYS[2], KEYS[3]
-local cprefix, blob = ARGV[1], ARGV[2]
+local cprefix, staged = ARGV[1], ARGV[2]
 local m = redis.call('HMGET', meta, 'digest', 'record_size', 'capacity', 'min_size', 'spi', 'max_diff')
-if not m[1] then return {{{NO_TABLE}, 'no table'}} end
-local len = #blob
+if not m[1] then
+  redis.call('DEL', staged)
+  return {{{NO_TABLE}, 'no table'}}
+end
+local len = redis.call('STRLEN', staged)
+local blob = redis.call('GETRANGE', staged, 0, {HEADER_SIZE - 1})
 if len < {HEADER_SIZE} or string.sub(blob, 1, 4) ~= '{MAGIC.decode()}' then
+  redis.call('DEL', staged)
   redis.call('HINCRBY', state, 'malformed', 1)
   return {{{MALFORMED}, 'not a chunk (bad magic or shorter than the header)'}}
 end
@@ -36,10 +46,17 @@ local wseq = struct.unpack('<I4', blob, 41)
 local last = redis.call('HGET', writers, wid)
 if last then
   last = tonumber(last)
-  if wseq <= last then return {{{DUP}, 'duplicate'}} end
-  if wseq ~= last + 1 then return {{{BLOCKED}, 'order'}} end
+  if wseq <= last then
+    redis.call('DEL', staged)
+    return {{{DUP}, 'duplicate'}}
+  end
+  if wseq ~= last + 1 then
+    redis.call('DEL', staged)
+    return {{{BLOCKED}, 'order'}}
+  end
 end
 local function bad(reason)
+  redis.call('DEL', staged)
   redis.call('HINCRBY', state, 'malformed', 1)
   redis.call('HSET', writers, wid, wseq)
   return {{{MALFORMED}, reason}}
@@ -58,10 +75,14 @@ local s = redis.call('HMGET', state, 'inserts', 'deletes', 'samples', 'size', 't
 local inserts, deletes, samples = tonumber(s[1]), tonumber(s[2]), tonumber(s[3])
 local size, tail = tonumber(s[4]), tonumber(s[5])
 if inserts + 1 - deletes > tonumber(m[4]) then
-  if (inserts + 1) * tonumber(m[5]) - samples > tonumber(m[6]) then return {{{BLOCKED}, 'rate'}} end
+  if (inserts + 1) * tonumber(m[5]) - samples > tonumber(m[6]) then
+    redis.call('DEL', staged)
+    return {{{BLOCKED}, 'rate'}}
+  end
 end
 local seq = redis.call('HINCRBY', state, 'head', 1)
-redis.call('SET', cprefix .. seq, blob)
+redis.call('RENAME', staged, cprefix .. seq)
+redis.call('PERSIST', cprefix .. seq)
 redis.call('HSET', writers, wid, wseq)
 size = size + n
 inserts = inserts + n
@@ -72,7 +93,7 @@ while size > capacity do
     local old = struct.unpack('<I4', h)
     size = size - old
     deletes = deletes + old
-    redis.call('DEL', key)
+    redis.call('UNLINK', key)
   end
   tail = tail + 1
 end
@@ -98,17 +119,17 @@ local function collect(out, cprefix, first, most, head, tail)
 end
 """
 
-# KEYS: meta, state.  ARGV: chunk key prefix, batch size, record size,
-# packed <I4I4 (seq, offset) per draw, first new seq to index, most chunks to index.
-# Returns {code, head, tail, epoch, records, missing, seq1, prefix1, ...}: the sampled
-# records (zeros where a chunk was evicted meanwhile; their 1-based draw numbers in
-# missing) and, in the same round trip, the chunks inserted since the sampler's last look.
-SAMPLE = (
+# KEYS: meta, state.  ARGV: chunk key prefix, batch size, first new seq to index,
+# most chunks to index, count (1: count the batch if allowed, 0: only ask). The
+# rate-limiter gate of a sample: if a batch may be drawn now, counts it (when asked to); either way returns {code, head, tail, epoch, seq1, prefix1, ...} with the
+# chunks inserted since the sampler's last look (same round trip). The records follow
+# in the same pipeline as plain GETRANGEs.
+GATE = (
     _COLLECT
     + f"""
 local meta, state = KEYS[1], KEYS[2]
-local cprefix, batch, rs, packed = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local first, most = tonumber(ARGV[5]), tonumber(ARGV[6])
+local cprefix, batch = ARGV[1], tonumber(ARGV[2])
+local first, most, count = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5] == '1'
 local m = redis.call('HMGET', meta, 'min_size', 'spi', 'min_diff', 'epoch')
 if not m[1] then return {{{NO_TABLE}}} end
 local s = redis.call('HMGET', state, 'inserts', 'deletes', 'samples', 'head', 'tail')
@@ -117,27 +138,9 @@ local head, tail = tonumber(s[4]), tonumber(s[5])
 local code = {OK}
 if inserts - deletes < tonumber(m[1]) then code = {BLOCKED} end
 if inserts * tonumber(m[2]) - samples - 1 < tonumber(m[3]) then code = {BLOCKED} end
-if batch == 0 then code = {BLOCKED} end
-local out = {{code, head, tail, m[4], '', {{}}}}
-if code == {OK} then
-  redis.call('HINCRBY', state, 'samples', batch)
-  local parts, missing = {{}}, {{}}
-  local pos = 1
-  local zero = nil
-  for i = 1, batch do
-    local seq, off
-    seq, off, pos = struct.unpack('<I4I4', packed, pos)
-    local r = redis.call('GETRANGE', cprefix .. seq, off, off + rs - 1)
-    if #r ~= rs then
-      missing[#missing + 1] = i
-      if not zero then zero = string.rep('\\0', rs) end
-      r = zero
-    end
-    parts[i] = r
-  end
-  out[5] = table.concat(parts)
-  out[6] = missing
-end
+if batch < 1 then code = {BLOCKED} end
+if code == {OK} and count then redis.call('HINCRBY', state, 'samples', batch) end
+local out = {{code, head, tail, m[4]}}
 collect(out, cprefix, first, most, head, tail)
 return out
 """
@@ -180,7 +183,7 @@ end
 return written
 """
 
-ALL = {"insert": INSERT, "sample": SAMPLE, "index": INDEX, "update_priorities": UPDATE_PRIORITIES}
+ALL = {"commit": COMMIT, "gate": GATE, "index": INDEX, "update_priorities": UPDATE_PRIORITIES}
 SHAS = {name: hashlib.sha1(src.encode()).hexdigest() for name, src in ALL.items()}
 
 

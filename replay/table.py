@@ -42,9 +42,15 @@ class TableConfig:
     error_buffer: float | tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
-        if not self.name or ":" in self.name or not isinstance(self.name, str):
+        if (
+            not isinstance(self.name, str)
+            or not self.name
+            or not self.name.isascii()
+            or any(c in self.name for c in ": \t\n{}")
+        ):
             raise ValueError(
-                f"table name must be a non-empty string without ':', got {self.name!r}"
+                f"table name must be a non-empty ASCII string without ':', spaces or braces, "
+                f"got {self.name!r}"
             )
         if int(self.capacity) < 1:
             raise ValueError(f"table {self.name!r}: capacity must be >= 1, got {self.capacity}")

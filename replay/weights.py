@@ -25,7 +25,6 @@ import struct
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import redis
@@ -34,6 +33,8 @@ from redis.retry import Retry
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
+from replay.connection import connect as _connect_once
+from replay.connection import mask_url
 from replay.errors import ReplayConnectionError, ReplayError
 
 logger = logging.getLogger(__name__)
@@ -52,44 +53,24 @@ class WeightNotFoundError(ReplayError, LookupError):
     """The tag has no stored version, or the asked version was dropped from the history."""
 
 
-def mask_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (safe to log and put in errors)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable url>"
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, ""))
-
-
 def connect(
     url: str, connect_timeout_s: float = 5.0, socket_timeout_s: float = 10.0
 ) -> redis.Redis:
-    """A Redis client for ``url`` with timeouts and retries; raises ReplayConnectionError
-    naming the (password-masked) URL when the server cannot be reached."""
-    try:
-        client = redis.Redis.from_url(
-            url,
-            socket_connect_timeout=connect_timeout_s,
-            socket_timeout=socket_timeout_s,
-            retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 40),  # rides out ~30 s of downtime
-            retry_on_error=[redis.ConnectionError, redis.TimeoutError],
-        )
-        client.ping()
-    except ValueError as exc:
-        raise ReplayConnectionError(f"bad Redis URL {mask_url(url)}: {exc}") from exc
-    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-        raise ReplayConnectionError(
-            f"cannot reach Redis at {mask_url(url)} within {connect_timeout_s}s: {exc}"
-        ) from exc
-    except redis.AuthenticationError as exc:  # pragma: no cover - subclass of ConnectionError
-        raise ReplayConnectionError(f"Redis at {mask_url(url)} refused our credentials") from exc
-    return client
+    """A Redis client for ``url`` whose calls ride out ~30 s of server downtime.
+
+    The first contact fails within ``connect_timeout_s`` with a ReplayConnectionError
+    naming the (password-masked) URL (:func:`replay.connection.connect`); afterwards a
+    dropped connection is retried with backoff.
+    """
+    probe = _connect_once(url, connect_timeout_s, socket_timeout_s)
+    probe.close()
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=connect_timeout_s,
+        socket_timeout=socket_timeout_s,
+        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 40),
+        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+    )
 
 
 # KEYS: next, latest, versions, tags, version-hash prefix ("...:v:")

@@ -154,17 +154,9 @@ class ReplayWriter:
         self._fill = 0
 
     def _pipeline_insert(self, chunks: list[bytes]) -> list[Any]:
-        keys = self._keys
-        sha = scripts.SHAS["insert"]
-
-        def run() -> list[Any]:
-            pipe = self.client.redis.pipeline(transaction=False)
-            for blob in chunks:
-                pipe.execute_command("EVALSHA", sha, 3, keys.meta, keys.state, keys.writers,
-                                     keys.chunk_prefix, blob)  # fmt: skip
-            return pipe.execute(raise_on_error=False)
-
-        return self.client.call(run, f"insert into {self.table!r}")
+        return self.client.call(
+            lambda: insert_chunks(self.client, self.table, chunks), f"insert into {self.table!r}"
+        )
 
     def _send(self, deadline: float | None) -> None:
         blocked_since: float | None = None
@@ -177,7 +169,7 @@ class ReplayWriter:
             blocked = False
             for reply in replies:
                 if isinstance(reply, redis.exceptions.NoScriptError):
-                    self.client._reload_scripts()
+                    self.client._reload_scripts()  # Redis restarted: staged chunks expire
                     break
                 if isinstance(reply, Exception):
                     raise ReplayError(
@@ -223,3 +215,27 @@ class ReplayWriter:
     def _account_blocked(self, seconds: float) -> None:
         self.blocked_s += seconds
         self.client.add_blocked_time(self.table, "insert", seconds)
+
+
+#: Staged chunks that are never committed (a failed transaction) expire after this.
+STAGE_TTL_MS = 60_000
+
+
+def insert_chunks(client: ReplayClient, table: str, chunks: list[bytes]) -> list[Any]:
+    """Insert encoded chunks in one MULTI/EXEC round trip; one commit reply per chunk.
+
+    Each chunk is staged under a fresh key and committed by the ``commit`` script
+    (validate, dedupe, rate-limit, RENAME into the ring, evict). Replies are ``[code,
+    ...]`` lists (see :mod:`replay.scripts`) or exceptions (e.g. NoScriptError).
+    """
+    keys = client.keys(table)
+    sha = scripts.SHAS["commit"]
+    pipe = client.redis.pipeline(transaction=True)
+    for blob in chunks:
+        staged = f"{keys.prefix}stage:{os.urandom(8).hex()}"
+        pipe.execute_command("SET", staged, blob, "PX", STAGE_TTL_MS)
+        pipe.execute_command(
+            "EVALSHA", sha, 3, keys.meta, keys.state, keys.writers, keys.chunk_prefix, staged
+        )
+    replies = pipe.execute(raise_on_error=False)
+    return list(replies[1::2])

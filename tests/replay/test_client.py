@@ -19,7 +19,8 @@ from replay import (
 )
 from replay.codec import encode_chunk
 from replay.embedded import EmbeddedRedis, free_port
-from replay.scripts import MALFORMED, SHAS
+from replay.scripts import MALFORMED
+from replay.writer import insert_chunks
 
 
 def test_write_then_sample_round_trip(client: ReplayClient, spec: TransitionSpec) -> None:
@@ -132,22 +133,20 @@ def test_malformed_chunks_are_rejected_counted_and_never_served(
     )
     bad_chunks = [b"garbage", good[:-1], wrong_schema, good2[:4] + b"\x09" + good2[5:]]
     for blob in bad_chunks:
-        reply = client.redis.evalsha(
-            SHAS["insert"], 3, keys.meta, keys.state, keys.writers, keys.chunk_prefix, blob
-        )
+        (reply,) = insert_chunks(client, "replay", [blob])
         assert int(reply[0]) == MALFORMED
     # A chunk that passes the server's structural checks but whose header checksum is
     # broken is caught by the sampler when it indexes it.
     torn = bytearray(encode_chunk(spec, rec, np.ones(5), b"t" * 8, 1))
     torn[52] ^= 0xFF  # header crc
-    reply = client.redis.evalsha(
-        SHAS["insert"], 3, keys.meta, keys.state, keys.writers, keys.chunk_prefix, bytes(torn)
-    )
+    (reply,) = insert_chunks(client, "replay", [bytes(torn)])
     assert int(reply[0]) == 1
     assert client.size("replay") == 25
     s = client.sampler("replay", prioritized=False, seed=0)
     assert s.malformed_chunks == 1 and s.indexed_size == 20
     assert client.metrics("replay")["replay/malformed_chunks"] == len(bad_chunks) + 1
+    # Rejected chunks leave no staging keys behind.
+    assert not list(client.redis.scan_iter(match=keys.prefix + "stage:*"))
     for _ in range(5):
         check_consistent(s.sample(256, timeout_ms=1000).data)  # never the zero-filled torn rows
     # The writer reports a table whose schema changed under it as malformed.

@@ -16,6 +16,7 @@ from replay_testkit import racing_writer
 from replay import ReplayClient, TableConfig, TransitionSpec
 from replay.codec import decode_chunk, encode_chunk
 from replay.embedded import EmbeddedRedis
+from replay.rawpipe import resp_command
 from replay.scripts import SHAS
 
 CHUNK = 400
@@ -91,21 +92,37 @@ def test_half_sent_insert_leaves_nothing_behind(
     client.create_table(TableConfig("replay", capacity=10_000), spec)
     keys = client.keys("replay")
     blob = encode_chunk(spec, np.zeros(CHUNK, dtype=spec.record_dtype), np.ones(CHUNK), b"h" * 8, 1)
-    conn = client.redis.connection_pool.get_connection()
-    try:
-        wire = b"".join(
-            conn.pack_command("EVALSHA", SHAS["insert"], 3, keys.meta, keys.state, keys.writers,
-                              keys.chunk_prefix, blob)
-        )  # fmt: skip
-    finally:
-        client.redis.connection_pool.release(conn)
-    for cut in (10, len(wire) // 2, len(wire) - 1):
+    staged = keys.prefix + "stage:half"
+    wire = b"".join(
+        resp_command(*cmd)
+        for cmd in (
+            ("MULTI",),
+            ("SET", staged, blob, "PX", 60_000),
+            (
+                "EVALSHA",
+                SHAS["commit"],
+                3,
+                keys.meta,
+                keys.state,
+                keys.writers,
+                keys.chunk_prefix,
+                staged,
+            ),
+            ("EXEC",),
+        )
+    )
+    cuts = (10, len(wire) // 2, len(wire) - len(b"*1\r\n$4\r\nEXEC\r\n"), len(wire) - 1)
+    for cut in cuts:
         with socket.create_connection((redis_server.host, redis_server.port)) as sock:
             sock.sendall(wire[:cut])  # the writer "dies" here
         time.sleep(0.05)
     assert client.size("replay") == 0
-    assert not list(client.redis.scan_iter(match=keys.chunk_prefix + "*"))
+    assert not list(client.redis.scan_iter(match=keys.prefix + "*c:*"))
+    assert not list(client.redis.scan_iter(match=keys.prefix + "stage:*"))
     with socket.create_connection((redis_server.host, redis_server.port)) as sock:
         sock.sendall(wire)  # the whole command: stored once
-        assert sock.recv(100).startswith(b"*3")
+        deadline = time.monotonic() + 5
+        got = b""
+        while b"*2\r\n" not in got and time.monotonic() < deadline:
+            got += sock.recv(1000)  # +OK, +QUEUED, +QUEUED, then EXEC's array
     assert client.size("replay") == CHUNK

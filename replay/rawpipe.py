@@ -1,0 +1,66 @@
+"""A dedicated Redis connection that sends one pre-packed pipeline and parses the
+replies with hiredis directly — for the sampler's hot path, where redis-py's
+per-command Python overhead would dominate (hundreds of GETRANGEs per batch)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+
+try:
+    import hiredis
+except ImportError as exc:  # pragma: no cover - hiredis is a declared dependency
+    raise ImportError("replay needs the hiredis parser: pip install 'redis[hiredis]'") from exc
+
+
+def resp_command(*args: bytes | str | int) -> bytes:
+    """One command in RESP (``*N\\r\\n$len\\r\\narg\\r\\n...``)."""
+    return hiredis.pack_command(tuple(args))
+
+
+class RawPipe:
+    """Send bytes, read exactly ``n`` replies. Error replies come back as
+    :class:`hiredis.ReplyError` objects in the list; a broken socket raises
+    :class:`redis.ConnectionError` (and the next call reconnects)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        pool = client.connection_pool
+        self._cls = pool.connection_class
+        self._kwargs = dict(pool.connection_kwargs)
+        self._conn: Any = None
+
+    def request(self, payload: bytes, n: int) -> list[Any]:
+        if self._conn is None:
+            conn = self._cls(**self._kwargs)
+            conn.connect()  # AUTH / SELECT as configured by the URL
+            self._conn = conn
+        sock = self._conn._sock
+        try:
+            sock.sendall(payload)
+            reader = hiredis.Reader()
+            out: list[Any] = []
+            while len(out) < n:
+                data = sock.recv(1 << 20)
+                if not data:
+                    raise redis.ConnectionError("connection closed by the server")
+                reader.feed(data)
+                while True:
+                    reply = reader.gets()
+                    if reply is False:
+                        break
+                    out.append(reply)
+            return out
+        except (OSError, redis.ConnectionError) as exc:
+            self.close()
+            if isinstance(exc, redis.ConnectionError):
+                raise
+            raise redis.ConnectionError(str(exc)) from exc
+        except BaseException:
+            self.close()  # e.g. KeyboardInterrupt mid-read: the stream is out of step
+            raise
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.disconnect()
