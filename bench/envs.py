@@ -120,7 +120,8 @@ def peer_tetris_moves() -> Stepper:
 
     env = gym.make("tetris_gymnasium/Tetris")
     env.reset(seed=0)
-    actions = np.random.default_rng(0).integers(0, env.action_space.n, 4096).tolist()
+    num_actions = int(getattr(env.action_space, "n", 8))
+    actions = np.random.default_rng(0).integers(0, num_actions, 4096).tolist()
     state = {"i": 0}
 
     def step() -> int:
@@ -262,9 +263,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"{name:<{width}} {'not run':>18}  {errors[name]}")
     print()
-    for key, value in out.items():
+    for key, ratio_value in out.items():
         if key.endswith("_ratio"):
-            print(f"{key:<45} {value:>8}x")
+            print(f"{key:<45} {ratio_value!s:>8}x")
     print(
         f"(batch: tetris {tb}, snake {sb}; {args.repeats} x {args.seconds}s windows; "
         f"load avg {out['load_avg_1m']} on {out['cpu_count']} cpus)"

@@ -45,8 +45,9 @@ class SnakeVectorEnv(BatchedGameVectorEnv):
         render_mode: str | None = None,
         **kwargs: Any,
     ) -> None:
+        self.snake = _StarvationAsTruncation(SnakeGame(num_envs, **kwargs))
         super().__init__(
-            _StarvationAsTruncation(SnakeGame(num_envs, **kwargs)),
+            self.snake,
             num_envs,
             max_episode_steps=max_episode_steps,
             autoreset_mode=autoreset_mode,
@@ -55,7 +56,7 @@ class SnakeVectorEnv(BatchedGameVectorEnv):
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         obs, reward, terminated, truncated, info = super().step(actions)
-        starved = self.game.last_starved
+        starved = self.snake.last_starved
         if starved is not None and starved.any():
             # Starvation already triggered the autoreset through the game's "terminated";
             # report it as the truncation it is.
@@ -64,7 +65,7 @@ class SnakeVectorEnv(BatchedGameVectorEnv):
         return obs, reward, terminated, truncated, info
 
     def _render_board(self, b: int) -> Any:
-        game = self.game.game
+        game = self.snake.game
         if self.render_mode == "ansi":
             return game.core.ansi(b)
         return rgb_frame(game, b)

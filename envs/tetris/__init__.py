@@ -52,8 +52,9 @@ class TetrisVectorEnv(BatchedGameVectorEnv):
         render_mode: str | None = None,
         **kwargs: Any,
     ) -> None:
+        self.tetris = TetrisGame(num_envs, mode=mode, **kwargs)
         super().__init__(
-            TetrisGame(num_envs, mode=mode, **kwargs),
+            self.tetris,
             num_envs,
             max_episode_steps=max_episode_steps,
             autoreset_mode=autoreset_mode,
@@ -63,8 +64,8 @@ class TetrisVectorEnv(BatchedGameVectorEnv):
     def _render_board(self, b: int) -> Any:
         from envs.tetris.render import rgb_frame
 
-        core = self.game.core
-        moves = self.game.mode == "moves"
+        core = self.tetris.core
+        moves = self.tetris.mode == "moves"
         if self.render_mode == "ansi":
             return core.ansi(b, show_active=moves)
         return rgb_frame(core, b, show_active=moves)

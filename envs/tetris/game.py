@@ -8,6 +8,7 @@ cannot drift apart.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -109,7 +110,7 @@ class TetrisGame:
         if obs_type == "dict":
             self.observation_space: spaces.Space = spaces.Dict(parts)
         else:
-            size = sum(int(np.prod(s.shape)) for s in parts.values())
+            size = sum(math.prod(s.shape or ()) for s in parts.values())
             self.observation_space = spaces.Box(0, 1, (size,), np.uint8)
 
     # ------------------------------------------------------------------ observation

@@ -173,11 +173,11 @@ class BatchedGameVectorEnv(VectorEnv):
             for key, val in fresh.items():
                 info[key][finished] = val
         obs = self.game.observe(rows)
-        info = self._with_masks(info)
+        out = self._with_masks(info)
         if finished.size:
-            info["final_obs"], info["_final_obs"] = final_obs, done.copy()
-            info["final_info"], info["_final_info"] = final_info, done.copy()
-        return obs, reward, terminated, truncated, info
+            out["final_obs"], out["_final_obs"] = final_obs, done.copy()
+            out["final_info"], out["_final_info"] = final_info, done.copy()
+        return obs, reward, terminated, truncated, out
 
     def render(self) -> tuple[Any, ...] | None:
         """A tuple with one frame (ansi text or RGB array) per board."""
