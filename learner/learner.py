@@ -248,7 +248,13 @@ class Learner:
         if latest is None:
             return False
         version, tensors, _ = self.store.fetch(self.tag, latest)
-        load_tensors(self.algo.online, tensors)
+        try:
+            load_tensors(self.algo.online, tensors)
+        except (ValueError, RuntimeError) as exc:
+            raise ValueError(
+                f"model.tag={self.tag!r} version {version} in the store is a different network "
+                f"than this config builds ({exc}); pick a new model.tag"
+            ) from exc
         self.algo.online.to(self.device)
         self.algo.sync_target()
         self.counters.published_version = version

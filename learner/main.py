@@ -107,17 +107,25 @@ class _Signals:
         self._old: dict[int, Any] = {}
 
     def __enter__(self) -> _Signals:
+        self.arm()
+        return self
+
+    def arm(self) -> None:
+        """Install the handlers (again: ``ray.init`` installs its own fatal SIGTERM handler)."""
         import threading
 
         if threading.current_thread() is not threading.main_thread():
-            return self
+            return
 
         def on_term(signum: int, frame: Any) -> None:
             raise StopRun(f"signal {signum}")
 
-        self._old[signal.SIGTERM] = signal.signal(signal.SIGTERM, on_term)
-        self._old[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
-        return self
+        for sig, handler in (
+            (signal.SIGTERM, on_term),
+            (signal.SIGINT, signal.default_int_handler),
+        ):
+            old = signal.signal(sig, handler)
+            self._old.setdefault(sig, old)
 
     def __exit__(self, *exc: object) -> None:
         for sig, handler in self._old.items():
@@ -177,7 +185,7 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
     run_dir.mkdir(parents=True, exist_ok=True)
     st = RunState()
     summary: dict[str, Any] = {}
-    with contextlib.ExitStack() as stack, _Signals():
+    with contextlib.ExitStack() as stack, _Signals() as signals:
         # --- replay store: embedded unless a URL is given
         if cfg.replay.redis_url is None:
             server = EmbeddedRedis(maxmemory_mb=cfg.replay.maxmemory_mb)
@@ -236,11 +244,19 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
             jsonl=cfg.logging.jsonl,
             title=f"fsrl {cfg.mode}: {cfg.env.id} / {tag}",
         )
+        stack.callback(metrics.close)
 
         # --- Ray and the actors
+        if cfg.ray.address is not None and cfg.replay.redis_url is None:
+            logger.warning(
+                "ray.address=%s with the embedded Redis (127.0.0.1): actors on other nodes "
+                "cannot reach it; pass replay.redis_url=redis://<host>:<port>/0",
+                cfg.ray.address,
+            )
         owns_ray = _start_ray(cfg)
         if owns_ray:
             stack.callback(ray.shutdown)
+        signals.arm()
         actors = [create_remote_actor(plain, i, url, namespace, tag) for i in range(cfg.actors.num)]
 
         def stop_actors() -> None:

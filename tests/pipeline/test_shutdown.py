@@ -1,4 +1,4 @@
-"""Ctrl-C on ``python -m learner.main`` stops everything it started: no orphans."""
+"""Ctrl-C (SIGINT) or SIGTERM on ``python -m learner.main`` stops everything it started."""
 
 from __future__ import annotations
 
@@ -56,7 +56,8 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.slow
-def test_sigint_leaves_no_redis_or_ray_process_behind(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_stop_signal_leaves_no_redis_or_ray_process_behind(tmp_path: Path, sig: int) -> None:
     run_dir = tmp_path / "run"
     proc = subprocess.Popen(
         [
@@ -86,7 +87,7 @@ def test_sigint_leaves_no_redis_or_ray_process_behind(tmp_path: Path) -> None:
         assert any("redis-server" in c or "valkey-server" in c for c in names.values()), names
         assert any("raylet" in c for c in names.values()), names
         assert any("ActorWorker" in c or "default_worker" in c for c in names.values()), names
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, _ = proc.communicate(timeout=90)
     finally:
         if proc.poll() is None:
