@@ -90,6 +90,20 @@ def encode_chunk(
     schema_json: bytes | None = None,
 ) -> bytes:
     """Encode ``records`` (a 1-D array of ``spec.record_dtype``) with their priorities."""
+    head, body = encode_chunk_parts(spec, records, priorities, writer_id, writer_seq, schema_json)
+    return b"".join((head, body))
+
+
+def encode_chunk_parts(
+    spec: TransitionSpec,
+    records: np.ndarray,
+    priorities: np.ndarray,
+    writer_id: bytes = b"\0" * 8,
+    writer_seq: int = 0,
+    schema_json: bytes | None = None,
+) -> tuple[bytes, memoryview]:
+    """:func:`encode_chunk` as ``(everything before the records, the records)`` — the
+    records are a zero-copy view of ``records``, for writers that send without joining."""
     n = int(records.shape[0])
     if records.dtype != spec.record_dtype:
         raise TypeError(f"records dtype {records.dtype} is not the spec's record dtype")
@@ -103,24 +117,13 @@ def encode_chunk(
     schema = schema_json if schema_json is not None else spec.to_json().encode()
     body = memoryview(np.ascontiguousarray(records)).cast("B")
     fixed = _FIXED.pack(
-        MAGIC,
-        PROTOCOL_VERSION,
-        HEADER_SIZE,
-        spec.digest,
-        n,
-        spec.record_size,
-        len(schema),
-        zlib.crc32(body),
-        writer_id,
-        writer_seq,
-        0,
-        0,
-    )
+        MAGIC, PROTOCOL_VERSION, HEADER_SIZE, spec.digest, n, spec.record_size, len(schema),
+        zlib.crc32(body), writer_id, writer_seq, 0, 0,
+    )  # fmt: skip
     pad_p = b"\0" * (_pad8(4 * n) - 4 * n)
     pad_s = b"\0" * (_pad8(len(schema)) - len(schema))
-    return b"".join(
-        (fixed, _CRC.pack(zlib.crc32(fixed)), prio.tobytes(), pad_p, schema, pad_s, body)
-    )
+    head = b"".join((fixed, _CRC.pack(zlib.crc32(fixed)), prio.tobytes(), pad_p, schema, pad_s))
+    return head, body
 
 
 def decode_header(blob: bytes | memoryview) -> ChunkHeader:

@@ -30,14 +30,21 @@ class RawPipe:
         self._kwargs = dict(pool.connection_kwargs)
         self._conn: Any = None
 
-    def request(self, payload: bytes, n: int) -> list[Any]:
+    def request(self, payload: bytes | list[Any], n: int) -> list[Any]:
+        """Send ``payload`` (bytes, or a list of buffers sent in order without joining)
+        and return the next ``n`` replies."""
         if self._conn is None:
             conn = self._cls(**self._kwargs)
             conn.connect()  # AUTH / SELECT as configured by the URL
             self._conn = conn
         sock = self._conn._sock
         try:
-            sock.sendall(payload)
+            if isinstance(payload, list):
+                for part in payload:
+                    if len(part):
+                        sock.sendall(part)
+            else:
+                sock.sendall(payload)
             reader = hiredis.Reader()
             out: list[Any] = []
             while len(out) < n:

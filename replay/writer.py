@@ -11,14 +11,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import redis
 
 from replay import scripts
-from replay.codec import MAX_CHUNK_ROWS, encode_chunk
+from replay.codec import MAX_CHUNK_ROWS, encode_chunk_parts
 from replay.errors import MalformedChunkError, ReplayError, ReplayTimeoutError
+from replay.rawpipe import RawPipe, resp_command
 
 if TYPE_CHECKING:
-    from replay.client import ReplayClient
+    from replay.client import ReplayClient, TableKeys
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,8 @@ class ReplayWriter:
         self._records = np.zeros(self.chunk_size, dtype=self.spec.record_dtype)
         self._priorities = np.zeros(self.chunk_size, dtype=np.float32)
         self._fill = 0
-        self._pending: deque[bytes] = deque()
+        self._pending: deque[_Chunk] = deque()
+        self._pipe = RawPipe(client.redis)
         self._writer_id = os.urandom(8)
         self._seq = 0
         self._schema_json = self.spec.to_json().encode()
@@ -112,7 +113,7 @@ class ReplayWriter:
     @property
     def pending_transitions(self) -> int:
         """Transitions buffered or sent but not yet acknowledged."""
-        return self._fill + sum(int.from_bytes(c[16:20], "little") for c in self._pending)
+        return self._fill + sum(c[2] for c in self._pending)
 
     def close(self, timeout_ms: int | None = None) -> None:
         """Flush and close; idempotent."""
@@ -122,6 +123,7 @@ class ReplayWriter:
             self.flush(timeout_ms)
         finally:
             self._closed = True
+            self._pipe.close()
 
     def __enter__(self) -> ReplayWriter:
         return self
@@ -136,6 +138,7 @@ class ReplayWriter:
                     self.table, self.pending_transitions,
                 )  # fmt: skip
             self._closed = True
+            self._pipe.close()
 
     # ------------------------------------------------------------------ internals
     @staticmethod
@@ -145,17 +148,18 @@ class ReplayWriter:
     def _seal(self) -> None:
         n = self._fill
         self._seq += 1
-        self._pending.append(
-            encode_chunk(
-                self.spec, self._records[:n], self._priorities[:n], self._writer_id, self._seq,
-                schema_json=self._schema_json,
-            )
+        head, body = encode_chunk_parts(
+            self.spec, self._records[:n], self._priorities[:n], self._writer_id, self._seq,
+            schema_json=self._schema_json,
         )  # fmt: skip
+        self._pending.append((head, body, n))
+        # The sealed chunk keeps a zero-copy view of the records: start a fresh buffer.
+        self._records = np.zeros(self.chunk_size, dtype=self.spec.record_dtype)
         self._fill = 0
 
-    def _pipeline_insert(self, chunks: list[bytes]) -> list[Any]:
+    def _pipeline_insert(self, chunks: list[_Chunk]) -> list[Any]:
         return self.client.call(
-            lambda: insert_chunks(self.client, self.table, chunks), f"insert into {self.table!r}"
+            lambda: send_chunks(self._pipe, self._keys, chunks), f"insert into {self.table!r}"
         )
 
     def _send(self, deadline: float | None) -> None:
@@ -168,7 +172,7 @@ class ReplayWriter:
             replies = self._pipeline_insert(chunks)
             blocked = False
             for reply in replies:
-                if isinstance(reply, redis.exceptions.NoScriptError):
+                if isinstance(reply, Exception) and "NOSCRIPT" in str(reply):
                     self.client._reload_scripts()  # Redis restarted: staged chunks expire
                     break
                 if isinstance(reply, Exception):
@@ -177,8 +181,8 @@ class ReplayWriter:
                     )
                 code = int(reply[0])
                 if code in (scripts.OK, scripts.DUP):
-                    blob = self._pending.popleft()
-                    self.transitions_sent += int.from_bytes(blob[16:20], "little")
+                    chunk = self._pending.popleft()
+                    self.transitions_sent += chunk[2]
                     self.chunks_sent += 1
                     continue
                 if code == scripts.MALFORMED:
@@ -219,23 +223,49 @@ class ReplayWriter:
 
 #: Staged chunks that are never committed (a failed transaction) expire after this.
 STAGE_TTL_MS = 60_000
+_MULTI = resp_command("MULTI")
+_EXEC = resp_command("EXEC")
+_PX = b"\r\n" + resp_command("PX", STAGE_TTL_MS)[len(b"*2\r\n") :]
+
+#: An encoded chunk: (header .. schema bytes, record bytes, transitions).
+_Chunk = tuple[bytes, memoryview | bytes, int]
+
+
+def _stage_and_commit(
+    keys: TableKeys, sha: str, head: bytes, body: memoryview | bytes
+) -> list[Any]:
+    staged = f"{keys.prefix}stage:{os.urandom(8).hex()}".encode()
+    set_head = b"*5\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n" % (
+        len(staged), staged, len(head) + len(body)
+    )  # fmt: skip
+    commit = resp_command(
+        "EVALSHA", sha, 3, keys.meta, keys.state, keys.writers, keys.chunk_prefix, staged
+    )
+    return [set_head + head, body, _PX + commit]
+
+
+def send_chunks(pipe: RawPipe, keys: TableKeys, chunks: list[_Chunk]) -> list[Any]:
+    """Stage and commit ``chunks`` in one MULTI/EXEC round trip; one commit reply per
+    chunk. Record bytes go to the socket without being joined or copied."""
+    sha = scripts.SHAS["commit"]
+    parts: list[Any] = [_MULTI]
+    for head, body, _n in chunks:
+        parts += _stage_and_commit(keys, sha, head, body)
+    parts.append(_EXEC)
+    replies = pipe.request(parts, 2 + 2 * len(chunks))
+    exec_reply = replies[-1]
+    if isinstance(exec_reply, Exception) or not isinstance(exec_reply, list):
+        queued = [r for r in replies[:-1] if isinstance(r, Exception)]
+        raise ReplayError(f"chunk transaction failed: {exec_reply} {queued[:1]}")
+    return list(exec_reply[1::2])
 
 
 def insert_chunks(client: ReplayClient, table: str, chunks: list[bytes]) -> list[Any]:
-    """Insert encoded chunks in one MULTI/EXEC round trip; one commit reply per chunk.
-
-    Each chunk is staged under a fresh key and committed by the ``commit`` script
-    (validate, dedupe, rate-limit, RENAME into the ring, evict). Replies are ``[code,
-    ...]`` lists (see :mod:`replay.scripts`) or exceptions (e.g. NoScriptError).
-    """
-    keys = client.keys(table)
-    sha = scripts.SHAS["commit"]
-    pipe = client.redis.pipeline(transaction=True)
-    for blob in chunks:
-        staged = f"{keys.prefix}stage:{os.urandom(8).hex()}"
-        pipe.execute_command("SET", staged, blob, "PX", STAGE_TTL_MS)
-        pipe.execute_command(
-            "EVALSHA", sha, 3, keys.meta, keys.state, keys.writers, keys.chunk_prefix, staged
-        )
-    replies = pipe.execute(raise_on_error=False)
-    return list(replies[1::2])
+    """Insert whole encoded chunks (bytes) in one MULTI/EXEC; one commit reply per chunk
+    (``[code, ...]``, see :mod:`replay.scripts`, or an exception). Low-level: writers
+    use :func:`send_chunks`."""
+    pipe = RawPipe(client.redis)
+    try:
+        return send_chunks(pipe, client.keys(table), [(blob, b"", 0) for blob in chunks])
+    finally:
+        pipe.close()
