@@ -334,3 +334,70 @@ def test_fast_candidate_features_equal_built_afterstates() -> None:
         if over.size:
             core.reset_rows(over)
     assert clearing > 50  # the line-clearing branch was exercised
+
+
+# SRS wall-kick tests as published: (dx, dy) with y pointing up, per rotation "from>to".
+SRS_KICKS_JLSTZ = {
+    "0>R": [(0, 0), (-1, 0), (-1, 1), (0, -2), (-1, -2)],
+    "R>0": [(0, 0), (1, 0), (1, -1), (0, 2), (1, 2)],
+    "R>2": [(0, 0), (1, 0), (1, -1), (0, 2), (1, 2)],
+    "2>R": [(0, 0), (-1, 0), (-1, 1), (0, -2), (-1, -2)],
+    "2>L": [(0, 0), (1, 0), (1, 1), (0, -2), (1, -2)],
+    "L>2": [(0, 0), (-1, 0), (-1, -1), (0, 2), (-1, 2)],
+    "L>0": [(0, 0), (-1, 0), (-1, -1), (0, 2), (-1, 2)],
+    "0>L": [(0, 0), (1, 0), (1, 1), (0, -2), (1, -2)],
+}
+SRS_KICKS_I = {
+    "0>R": [(0, 0), (-2, 0), (1, 0), (-2, -1), (1, 2)],
+    "R>0": [(0, 0), (2, 0), (-1, 0), (2, 1), (-1, -2)],
+    "R>2": [(0, 0), (-1, 0), (2, 0), (-1, 2), (2, -1)],
+    "2>R": [(0, 0), (1, 0), (-2, 0), (1, -2), (-2, 1)],
+    "2>L": [(0, 0), (2, 0), (-1, 0), (2, 1), (-1, -2)],
+    "L>2": [(0, 0), (-2, 0), (1, 0), (-2, -1), (1, 2)],
+    "L>0": [(0, 0), (1, 0), (-2, 0), (1, -2), (-2, 1)],
+    "0>L": [(0, 0), (-1, 0), (2, 0), (-1, 2), (2, -1)],
+}
+_STATE = "0R2L"
+
+
+def _kick_cells(p: int, rot: int, dx: int, dy_up: int) -> set[tuple[int, int]]:
+    x0, y0 = 3, 10
+    return {(y0 - dy_up + r, x0 + dx + c) for r, c in CELLS[p, rot].tolist()}
+
+
+def _kick_cases():
+    """(piece, transition, k, tests, blockers): blockers fill one cell of each of tests
+    1..k that test k+1 does not need. The few (4 of 240) cases where an earlier test's
+    cells all lie inside test k+1's are geometrically impossible and not generated."""
+    for name in "IJLSTZ":
+        p = PIECE_NAMES.index(name)
+        table = SRS_KICKS_I if name == "I" else SRS_KICKS_JLSTZ
+        for key, tests in table.items():
+            r_from, r_to = _STATE.index(key[0]), _STATE.index(key[2])
+            here = _kick_cells(p, r_from, 0, 0)
+            for k in range(5):
+                wanted = _kick_cells(p, r_to, *tests[k])
+                frees = [_kick_cells(p, r_to, *tests[j]) - wanted - here for j in range(k)]
+                if all(frees):
+                    yield name, key, k, tests, sorted(min(f) for f in frees)
+
+
+KICK_CASES_ALL = list(_kick_cases())
+
+
+def test_kick_cases_cover_nearly_every_test() -> None:
+    assert len(KICK_CASES_ALL) >= 236  # of 6 pieces x 8 transitions x 5 tests = 240
+
+
+@pytest.mark.parametrize(("name", "key", "k", "tests", "blockers"), KICK_CASES_ALL)
+def test_each_kick_test_is_tried_in_order(name: str, key: str, k: int, tests, blockers) -> None:
+    """Block the targets of kick tests 1..k (test k+1 stays free): the piece must land
+    exactly on test k+1's offset."""
+    r_from, r_to = _STATE.index(key[0]), _STATE.index(key[2])
+    action = ROTATE_CW if (r_to - r_from) % 4 == 1 else ROTATE_CCW
+    core = _core()
+    _fill(core, blockers)
+    _set_piece(core, name, r_from, 3, 10)
+    core.move(ROW0, np.array([action]))
+    dx, dy_up = tests[k]
+    assert (int(core.rot[0]), int(core.x[0]), int(core.y[0])) == (r_to, 3 + dx, 10 - dy_up)
