@@ -66,7 +66,7 @@ def to_config(composed: DictConfig) -> Config:
     plain = OmegaConf.to_container(composed, resolve=False)
     if isinstance(plain, dict):
         plain.pop("hydra", None)
-        _reject_unknown_keys(plain, Config, "")
+        _reject_unknown_keys({str(k): v for k, v in plain.items()}, Config, "")
     try:
         cfg = OmegaConf.to_object(composed)
     except OmegaConfBaseException as exc:

@@ -147,7 +147,7 @@ class LearnerConfig:
     # A checkpoint folder to resume from (implies resume); null: newest in checkpoint_dir.
     resume_from: str | None = None
     # Seconds between greedy evaluations in the learner (0: only at the end).
-    eval_interval_s: float = 10.0
+    eval_interval_s: float = 5.0
     # Torch intra-op threads of the learner (0: torch's default).
     torch_threads: int = 1
     # Seconds the learner waits for one batch before it reports starvation.

@@ -106,12 +106,17 @@ class Prefetcher:
         self._t0 = time.monotonic()
 
     def _apply_updates(self) -> None:
+        """Apply every pending priority update in one call (one Redis round trip)."""
+        ids, prios = [], []
         while True:
             try:
-                ids, prios = self._updates.get_nowait()
+                i, p = self._updates.get_nowait()
             except queue.Empty:
-                return
-            self.sampler.update_priorities(ids, prios)
+                break
+            ids.append(i)
+            prios.append(p)
+        if ids:
+            self.sampler.update_priorities(np.concatenate(ids), np.concatenate(prios))
 
     def _loop(self) -> None:
         while not self._stop.is_set():

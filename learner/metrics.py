@@ -47,7 +47,7 @@ class MetricsLogger:
         self.progress: float = 0.0
         self.progress_label: str = ""
         self._jsonl = open(self.run_dir / "metrics.jsonl", "a") if jsonl else None  # noqa: SIM115
-        self._tb = None
+        self._tb: Any = None
         if tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -55,7 +55,7 @@ class MetricsLogger:
                 self._tb = SummaryWriter(log_dir=str(self.run_dir / "tb"))
             except Exception as exc:  # tensorboard missing or broken: keep the other sinks
                 logger.warning("TensorBoard sink disabled: %s", exc)
-        self._live = None
+        self._live: Any = None
         if console:
             self._start_console()
         self._closed = False
@@ -89,7 +89,7 @@ class MetricsLogger:
         values.setdefault("charts/wall_time_s", time.monotonic() - self._t0)
         self.latest.update(values)
         if self._jsonl is not None:
-            row = {"step": int(step), "time": time.time()}
+            row: dict[str, Any] = {"step": int(step), "time": time.time()}
             row.update({k: (v if math.isfinite(v) else None) for k, v in values.items()})
             self._jsonl.write(json.dumps(row) + "\n")
             self._jsonl.flush()

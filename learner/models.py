@@ -99,7 +99,7 @@ def _flat_keys(obs_space: gym.Space) -> list[str]:
 
 def _flat_dim(obs_space: gym.Space) -> int:
     if isinstance(obs_space, gym.spaces.Dict):
-        return int(sum(np.prod(obs_space.spaces[k].shape) for k in _flat_keys(obs_space)))
+        return sum(int(np.prod(obs_space.spaces[k].shape or ())) for k in _flat_keys(obs_space))
     if obs_space.shape is None:
         raise ValueError(f"observation space {obs_space} has no shape")
     return int(np.prod(obs_space.shape))
