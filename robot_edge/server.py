@@ -1,6 +1,6 @@
 """The edge service: a ZeroMQ REP server next to the motors, with a deadman watchdog.
 
-    python -m robot_edge.server backend=sim bind=tcp://127.0.0.1:5555 insecure=true
+    python -m robot_edge.server backend=sim          # loopback, plain text, simulated robot
     python -m robot_edge.server backend=gopigo3 bind=tcp://0.0.0.0:5555 keys_dir=~/.fsrl/edge-keys
 
 Safety rules, all enforced here and not on the host:
@@ -12,7 +12,7 @@ Safety rules, all enforced here and not on the host:
 * wheel speeds are clamped to ``max_dps`` before they reach the backend;
 * SIGTERM/SIGINT stop the motors before the process exits;
 * CURVE with an allow-list of paired client keys; without keys the server refuses
-  to start unless ``insecure=true`` on a loopback address (fail closed).
+  any non-loopback bind, and the real backend also needs ``insecure=true`` (fail closed).
 """
 
 from __future__ import annotations
@@ -69,9 +69,11 @@ class EdgeConfig:
     max_step_ms: float = 250.0
     # Wheel speed limit in degrees per second (the GoPiGo3's motors top out near 1000).
     max_dps: float = 1000.0
-    # CURVE key home (self.key_secret + peers/ allow-list); None needs insecure=true.
+    # CURVE key home (self.key_secret + peers/ allow-list). Without it the service speaks
+    # plain text, which it accepts only on a loopback bind and, for backend=gopigo3, only
+    # with insecure=true.
     keys_dir: str | None = None
-    # Plain-text ZeroMQ; allowed only on a loopback bind (local sim, benchmarks).
+    # Plain text for the real backend on loopback (tests on the Pi itself).
     insecure: bool = False
     # Task whose observation/reward the on-board policy uses (robot_edge.task).
     task: str = "forward"
@@ -86,10 +88,24 @@ class EdgeConfig:
     log_level: str = "INFO"
 
 
+_OFFSET_WINDOW = 64
+
+
 @dataclass
 class _Session:
+    """One client's sequence counter and clock offset.
+
+    ``offsets_ns`` holds ``server_now - client_timestamp`` of the session's last accepted
+    messages; its minimum is the clock offset plus the fastest delivery seen, so a
+    message's age is how much later than that it arrived. The window lets the estimate
+    follow slow clock drift; a slow HELLO only makes the first estimate too high, and
+    the next faster message corrects it. Lowering the estimate can only refuse more.
+    """
+
     last_seq: int
-    offset_ns: int
+    offsets_ns: collections.deque = field(
+        default_factory=lambda: collections.deque(maxlen=_OFFSET_WINDOW)
+    )
 
 
 @dataclass
@@ -138,6 +154,7 @@ class EdgeServer:
         context: zmq.Context | None = None,
     ) -> None:
         self.config = config
+        self._check_security()
         if config.watchdog_ms <= 0 or config.max_command_age_ms <= 0:
             raise EdgeConfigError(
                 f"watchdog_ms={config.watchdog_ms} and max_command_age_ms="
@@ -179,24 +196,43 @@ class EdgeServer:
         )
 
     # ---- setup ----------------------------------------------------------------------------
-    def _bind(self) -> zmq.Socket:
+    def _check_security(self) -> None:
+        """Decide CURVE or plain text before anything starts (fail closed)."""
         cfg = self.config
         host = urlparse(cfg.bind).hostname or ""
-        sock = self.context.socket(zmq.REP)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.MAXMSGSIZE, P.MAX_MESSAGE_SIZE + 64)
-        sock.setsockopt(zmq.RCVHWM, 16)
-        sock.setsockopt(zmq.SNDHWM, 16)
+        self._curve_keys: tuple[bytes, bytes] | None = None
         if cfg.keys_dir:
-            public, secret = keyfiles.load_keypair(cfg.keys_dir)
+            self._curve_keys = keyfiles.load_keypair(cfg.keys_dir)
             allowed = keyfiles.trusted(cfg.keys_dir)
             if not allowed:
-                sock.close()
                 raise EdgeConfigError(
                     f"keys_dir={cfg.keys_dir}: no paired client keys in "
                     f"{keyfiles.peers_dir(cfg.keys_dir)}; refusing to start (pair first: "
                     "python -m robot_edge.pair)"
                 )
+            logger.info("CURVE on; %d paired client key(s): %s", len(allowed), sorted(allowed))
+            return
+        if host not in _LOOPBACK:
+            raise EdgeConfigError(
+                f"bind={cfg.bind} is not loopback: CURVE is required there (keys_dir=<key home>, "
+                "pair with python -m robot_edge.pair); plain text is accepted on loopback only"
+            )
+        if not (cfg.insecure or cfg.backend == "sim"):
+            raise EdgeConfigError(
+                f"backend={cfg.backend} without keys_dir: CURVE is required to drive real motors "
+                "(pair with python -m robot_edge.pair), or pass insecure=true on loopback"
+            )
+        logger.warning("CURVE off (plain text on loopback %s, backend=%s)", cfg.bind, cfg.backend)
+
+    def _bind(self) -> zmq.Socket:
+        cfg = self.config
+        sock = self.context.socket(zmq.REP)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.MAXMSGSIZE, P.MAX_MESSAGE_SIZE + 64)
+        sock.setsockopt(zmq.RCVHWM, 16)
+        sock.setsockopt(zmq.SNDHWM, 16)
+        if self._curve_keys is not None and cfg.keys_dir:
+            public, secret = self._curve_keys
             self._auth = zmq.auth.thread.ThreadAuthenticator(self.context)
             self._auth.start()
             self._auth.configure_curve(
@@ -206,20 +242,6 @@ class EdgeServer:
             sock.curve_publickey = public
             sock.curve_server = True
             sock.zap_domain = b"fsrl"
-            logger.info("CURVE on; %d paired client key(s): %s", len(allowed), sorted(allowed))
-        elif cfg.insecure:
-            if host not in _LOOPBACK:
-                sock.close()
-                raise EdgeConfigError(
-                    f"insecure=true is only allowed on a loopback bind, not bind={cfg.bind}"
-                )
-            logger.warning("CURVE off (insecure=true) on %s", cfg.bind)
-        else:
-            sock.close()
-            raise EdgeConfigError(
-                "no keys_dir: CURVE is required (pair with python -m robot_edge.pair); "
-                "insecure=true is accepted on loopback binds only"
-            )
         bind = cfg.bind
         if bind.endswith(":0"):
             bind = bind[:-2] + ":*"
@@ -406,7 +428,9 @@ class EdgeServer:
             if header.session == 0:
                 raise P.ProtocolError(P.Status.MALFORMED, "HELLO needs a nonzero session id")
             self._sessions.pop(key, None)
-            self._sessions[key] = _Session(header.seq, now - header.timestamp_ns)
+            session = _Session(header.seq)
+            session.offsets_ns.append(now - header.timestamp_ns)
+            self._sessions[key] = session
             while len(self._sessions) > self.config.max_sessions:
                 self._sessions.popitem(last=False)
             return
@@ -421,13 +445,15 @@ class EdgeServer:
                 f"seq {header.seq} after {sess.last_seq} in session {header.session}",
             )
         sess.last_seq = header.seq
-        age_ms = (now - (header.timestamp_ns + sess.offset_ns)) / 1e6
-        if abs(age_ms) > self.config.max_command_age_ms:
+        raw_ns = now - header.timestamp_ns
+        age_ms = (raw_ns - min(raw_ns, min(sess.offsets_ns))) / 1e6
+        if age_ms > self.config.max_command_age_ms:
             raise P.ProtocolError(
                 P.Status.STALE,
                 f"{msg_type.name} seq {header.seq} is {age_ms:.0f} ms old "
                 f"(limit {self.config.max_command_age_ms} ms)",
             )
+        sess.offsets_ns.append(raw_ns)
 
     def _dispatch(self, msg_type: P.MsgType, body: memoryview) -> bytes:
         handler = getattr(self, f"_on_{msg_type.name.lower()}")

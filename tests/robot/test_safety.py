@@ -165,3 +165,32 @@ def test_error_replies_name_the_problem(client: EdgeClient) -> None:
         client.request(P.MsgType.STATUS, b"x")
     with pytest.raises(EdgeReplyError, match="no policy installed"):
         client.act()
+
+
+def test_a_slow_hello_does_not_make_fresh_commands_stale(
+    server: EdgeServer, client: EdgeClient
+) -> None:
+    # a HELLO that sat 400 ms in a queue (e.g. the edge was still starting)
+    client.session += 2
+    client.seq += 1
+    late_hello = P.encode(
+        P.MsgType.HELLO,
+        session=client.session,
+        seq=client.seq,
+        timestamp_ns=time.time_ns() - 400_000_000,
+    )
+    raw = client.request_raw(late_hello)
+    assert raw is not None and P.decode_header(raw)[0].status == P.Status.OK
+    for _ in range(5):
+        assert client.step(100.0, -100.0, 10.0).motors_running
+    # and a backlog command is still recognised against the corrected offset
+    client.seq += 1
+    old = P.encode(
+        P.MsgType.STEP,
+        P.STEP_REQ.pack(1.0, 1.0, 1.0),
+        session=client.session,
+        seq=client.seq,
+        timestamp_ns=time.time_ns() - 300_000_000,
+    )
+    raw = client.request_raw(old)
+    assert raw is not None and P.decode_header(raw)[0].status == P.Status.STALE

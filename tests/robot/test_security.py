@@ -67,10 +67,12 @@ def test_plaintext_client_is_refused(
 
 
 def test_server_fails_closed(tmp_path: Path) -> None:
-    with pytest.raises(EdgeConfigError, match="CURVE is required"):
-        EdgeServer(EdgeConfig(bind="tcp://127.0.0.1:0"))
-    with pytest.raises(EdgeConfigError, match="loopback"):
-        EdgeServer(EdgeConfig(bind="tcp://0.0.0.0:0", insecure=True))
+    # real motors without keys: refused before the GoPiGo3 driver is even imported
+    with pytest.raises(EdgeConfigError, match="CURVE is required to drive real motors"):
+        EdgeServer(EdgeConfig(backend="gopigo3", bind="tcp://127.0.0.1:0"))
+    for backend in ("sim", "gopigo3"):
+        with pytest.raises(EdgeConfigError, match="not loopback"):
+            EdgeServer(EdgeConfig(backend=backend, bind="tcp://0.0.0.0:0", insecure=True))
     lonely = tmp_path / "lonely"
     keys.generate(lonely)
     with pytest.raises(EdgeConfigError, match="no paired client keys"):
