@@ -359,7 +359,13 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
         interrupted = ""
         try:
             if cfg.mode == "async":
-                running.update({i: a.run.remote() for i, a in enumerate(actors)})
+                # Each actor stops itself at its share of the env-step budget (exact budgets).
+                share = None
+                if cfg.budget.env_steps:
+                    left = max(0, cfg.budget.env_steps - st.env_steps_base)
+                    share = max(1, math.ceil(left / cfg.actors.num))
+                finished: dict[int, int] = {}  # actor index -> env steps when it finished
+                running.update({i: a.run.remote(max_env_steps=share) for i, a in enumerate(actors)})
                 learner.start_prefetch()
                 last_poll = last_eval = time.monotonic()
                 pub_every = int(cfg.learner.publish_interval_updates)
@@ -384,7 +390,12 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
                         for ref in done:
                             i = next(k for k, r in running.items() if r == ref)
                             try:
-                                ray.get(ref)
+                                stats = ray.get(ref)
+                                steps = int(stats.get("env_steps_total", 0))
+                                if share is not None and steps >= share:
+                                    finished[i] = steps
+                                    del running[i]
+                                    continue
                                 logger.warning("actor %d left run() early", i)
                             except ray.exceptions.RayActorError as exc:
                                 logger.error("actor %d died for good: %s", i, exc)
@@ -394,9 +405,17 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
                             except Exception as exc:  # run() raised: the actor lives on
                                 logger.error("actor %d run() failed, restarting it: %s", i, exc)
                                 st.run_errors += 1
-                            running[i] = actors[i].run.remote()
+                            running[i] = actors[i].run.remote(max_env_steps=share)
                         if not running:
-                            st.stop_reason = "every actor stopped"
+                            if finished and not st.actors_dead:
+                                total = st.env_steps_base + sum(finished.values())
+                                st.env_steps = max(st.env_steps, total)
+                                st.stop_reason = (
+                                    f"env step budget reached ({st.env_steps:,} >= "
+                                    f"{cfg.budget.env_steps:,})"
+                                )
+                            else:
+                                st.stop_reason = "every actor stopped"
                             break
                         frac, _ = _budget_fraction(cfg, st, learner.counters.updates)
                         learner.set_progress(frac)
