@@ -1,0 +1,16 @@
+"""fsrl's learner: what the package promises.
+
+* :mod:`learner.main` — ``python -m learner.main`` and :func:`learner.main.run`, the one
+  function that wires a run: Redis → replay table + weight store → learner → Ray →
+  actors; stops at a budget, checkpoints, evaluates, and leaves no process behind
+  (also on Ctrl-C / SIGTERM).
+* :mod:`learner.dqn` — the Ape-X DQN update (double Q, dueling, n-step targets from the
+  stored ``discount``, importance weights, new priorities ``|δ| + eps``), apart from any
+  process; :mod:`learner.learner` — the loop around it (prefetch thread, publishing,
+  checkpoints, evaluation); same seed and batches → same weights.
+* :mod:`learner.models` — Q-networks (``mlp_dueling``, ``cnn_dueling``,
+  ``candidate_scorer``; masked actions get ``-inf``) and their torch-free export format.
+* :mod:`learner.checkpoint` — checkpoints without pickle (safetensors + JSON + YAML).
+* :mod:`learner.metrics` — the one metrics logger (JSONL, TensorBoard, console).
+* :mod:`learner.evaluate` / :mod:`learner.cold_start` — the leaderboard and version 0 CLIs.
+"""

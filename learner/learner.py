@@ -228,7 +228,7 @@ class Learner:
         """Restore networks, optimizer and counters from a checkpoint; False when none."""
         where = Path(path) if path else self.checkpoint_dir
         try:
-            ckpt = load_checkpoint(where, self.device)
+            ckpt = load_checkpoint(where, "cpu")  # state dicts copy onto the device
         except FileNotFoundError:
             logger.warning("learner.resume: no checkpoint under %s; starting fresh", where)
             return False
