@@ -177,7 +177,7 @@ def main() -> None:
 
     res: dict[str, float] = {}
     plain_p50, plain_p99, curve_p50, curve_p99 = [], [], [], []
-    echo_p99, echo_curve_p99 = [], []
+    echo_p50, echo_p99, echo_curve_p50, echo_curve_p99 = [], [], [], []
     keys = Path(tempfile.mkdtemp(prefix="fsrl-bench-keys-"))
     pair_main(["local", "--host-dir", str(keys / "host"), "--pi-dir", str(keys / "pi")])
     for _ in range(args.repeats):
@@ -197,14 +197,21 @@ def main() -> None:
             stop_edge(proc)
         curve_p50.append(pct(rtts, 50))
         curve_p99.append(pct(rtts, 99))
-        echo_p99.append(pct(echo_rtts_ms(args.steps, curve=False), 99))
-        echo_curve_p99.append(pct(echo_rtts_ms(args.steps, curve=True), 99))
+        echo = echo_rtts_ms(args.steps, curve=False)
+        echo_p50.append(pct(echo, 50))
+        echo_p99.append(pct(echo, 99))
+        echo = echo_rtts_ms(args.steps, curve=True)
+        echo_curve_p50.append(pct(echo, 50))
+        echo_curve_p99.append(pct(echo, 99))
     res["step_rtt_p50_ms"] = median(plain_p50)
     res["step_rtt_p99_ms"] = median(plain_p99)
     res["step_rtt_curve_p50_ms"] = median(curve_p50)
     res["step_rtt_curve_p99_ms"] = median(curve_p99)
+    res["zmq_echo_rtt_p50_ms"] = median(echo_p50)
     res["zmq_echo_rtt_p99_ms"] = median(echo_p99)
+    res["zmq_echo_curve_rtt_p50_ms"] = median(echo_curve_p50)
     res["zmq_echo_curve_rtt_p99_ms"] = median(echo_curve_p99)
+    res["step_rtt_p50_over_echo"] = res["step_rtt_p50_ms"] / res["zmq_echo_rtt_p50_ms"]
     res["step_rtt_p99_over_echo"] = res["step_rtt_p99_ms"] / res["zmq_echo_rtt_p99_ms"]
     res["curve_overhead_p99_ratio"] = res["step_rtt_curve_p99_ms"] / res["step_rtt_p99_ms"]
 
@@ -231,6 +238,7 @@ def main() -> None:
         res[f"edge_over_torch_{tag}"] = np_us / torch_us
 
     width = max(map(len, res))
+    res["load_average_1min_at_end"] = os.getloadavg()[0]
     print(
         f"robot link (loopback, sim backend, {args.steps} steps x {args.repeats} repeats, "
         f"{os.cpu_count()} CPUs)"
