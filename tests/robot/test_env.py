@@ -104,3 +104,34 @@ def test_client_reconnects_after_the_edge_restarts(make_server) -> None:  # type
         assert second.counters.commands_executed == 1
     finally:
         client.close()
+
+
+def test_lazy_pirate_recreates_the_socket_after_a_stall(server: EdgeServer) -> None:
+    import threading
+
+    client = EdgeClient(server.endpoint, timeout_ms=250, retries=4)
+    try:
+        client.reset(seed=0)
+        held = threading.Event()
+
+        def stall() -> None:  # the edge stalls: requests wait unanswered for 600 ms
+            with server._lock:
+                held.set()
+                time.sleep(0.6)
+
+        staller = threading.Thread(target=stall)
+        staller.start()
+        held.wait(5)
+        reading = client.step(100.0, -100.0, 10.0)
+        staller.join()
+        assert reading.motors_running
+        assert client.reconnects >= 1
+        status = client.status()
+        # every try ran at most once: executed, or refused as stale when the edge got to it
+        # after max_command_age_ms (or dropped with its closed socket)
+        tries = client.reconnects + 1
+        assert (
+            2 <= status.commands_executed and status.commands_executed + status.errors <= 1 + tries
+        )
+    finally:
+        client.close()
