@@ -9,8 +9,8 @@ and next_obs, ~56 KB), measured against one private ``redis-server`` started her
   ``max_pending_chunks`` chunks per pipelined MULTI/EXEC), start-to-flush wall clock;
 * prioritized sample transitions/s, batch 512, decoded to numpy (index built first);
 * the peer, in the same run against the same server: ``redis-benchmark -t set,get
-  -d <bytes> -P 16 -c <writers>`` where ``<bytes>`` is our chunk size in bytes (SET,
-  compared with inserts) and our batch size in bytes (GET, compared with samples).
+  -d <bytes> -P 16 -c <writers>`` where ``<bytes>`` is our chunk size in bytes: SET is
+  compared with inserts, GET (same value size, one client) with samples.
 
 Figures are medians over ``--repeats``; ratios compare payload bytes/s (record bytes
 times transitions/s) with the peer's value bytes/s.
@@ -155,7 +155,6 @@ def main() -> None:
             case = CASES[name]
             rec = case.spec.record_size
             chunk_bytes = case.chunk_size * rec
-            batch_bytes = BATCH * rec
             ins: dict[int, list[float]] = {1: [], 2: []}
             smp: list[float] = []
             raw_set: dict[int, list[float]] = {1: [], 2: []}
@@ -168,10 +167,10 @@ def main() -> None:
                         smp.append(measure_sample(server.url, ns, case))
                     else:
                         ReplayClient(server.url, namespace=ns).delete_table("replay")
-                    raw_set[w].append(
-                        redis_benchmark(server.port, chunk_bytes, w)["SET"] * chunk_bytes
-                    )
-                raw_get.append(redis_benchmark(server.port, batch_bytes, 1)["GET"] * batch_bytes)
+                    peer = redis_benchmark(server.port, chunk_bytes, w)
+                    raw_set[w].append(peer["SET"] * chunk_bytes)
+                    if w == 1:
+                        raw_get.append(peer["GET"] * chunk_bytes)
                 server.stop()  # a clean server for the next repeat (frees memory)
                 server.start()
             med = statistics.median
@@ -194,7 +193,7 @@ def main() -> None:
             figures[f"{p}_raw_get_bytes_per_s"] = med(raw_get)
             figures[f"{p}_sample_ratio_to_raw_get"] = med(smp) * rec / med(raw_get)
             rows.append(
-                (f"{p} sample (prio, b={BATCH})", "1 sampler", f"{rec} B", f"{batch_bytes / 1e3:.0f} KB",
+                (f"{p} sample (prio, b={BATCH})", "1 sampler", f"{rec} B", f"{chunk_bytes / 1e3:.0f} KB",
                  f"{med(smp):,.0f}", f"{med(smp) * rec / 1e6:,.0f}", f"{med(raw_get) / 1e6:,.0f}",
                  f"{med(smp) * rec / med(raw_get):.0%}")
             )  # fmt: skip
@@ -209,7 +208,8 @@ def main() -> None:
             )
         )
     print(
-        f"(medians of {args.repeats}; raw = redis-benchmark SET at the chunk size / GET at the batch size, -P 16)"
+        f"(medians of {args.repeats}; raw = redis-benchmark -P 16 with values of the chunk size "
+        "(msg): SET next to inserts, GET next to samples)"
     )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -3,19 +3,23 @@
 Used as the default store when no ``replay.redis_url`` is given, and by the tests
 as their real server. The server is stopped by :meth:`EmbeddedRedis.stop` (or on
 leaving the ``with`` block) and, as a last resort, by an ``atexit`` hook, so no
-orphan outlives the launcher — also on Ctrl-C.
+orphan outlives the launcher — also on Ctrl-C, and on Linux even when the launcher is
+killed outright (the server gets SIGTERM when its parent dies).
 """
 
 from __future__ import annotations
 
 import atexit
+import ctypes
 import logging
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -23,6 +27,18 @@ from urllib.parse import quote
 logger = logging.getLogger(__name__)
 
 _LIVE_SERVERS: set[EmbeddedRedis] = set()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): SIGTERM the server when its launcher dies, even
+    by SIGKILL, where ``atexit`` never runs — so a killed run leaves no orphan server."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -126,6 +142,11 @@ class EmbeddedRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            # PDEATHSIG follows the *thread* that forks: only the main thread lives as
+            # long as the process, so servers started from other threads go without.
+            preexec_fn=_die_with_parent
+            if threading.current_thread() is threading.main_thread()
+            else None,
         )
         _LIVE_SERVERS.add(self)
         self._wait_until_ready()

@@ -12,6 +12,7 @@ records) in one round trip per batch.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -64,7 +65,7 @@ class ReplaySampler:
     are uniform with weight 1. :meth:`sample` blocks while the rate limiter says so (up
     to ``timeout_ms``, then :class:`ReplayTimeoutError`); malformed chunks are counted
     (``replay/malformed_chunks``) and never served; evicted transitions are never served.
-    Not thread-safe.
+    Thread-safe (one lock), though one thread per sampler is the intended use.
     """
 
     def __init__(
@@ -111,6 +112,7 @@ class ReplaySampler:
         self._epoch: bytes | None = None
         self._last_index_s = 0.0
         self._pipe = RawPipe(client.redis)
+        self._lock = threading.RLock()  # sample / update_priorities / refresh may race
         self._probe = False
         self.malformed_chunks = 0
         self.blocked_s = 0.0
@@ -135,6 +137,10 @@ class ReplaySampler:
 
     def refresh(self) -> None:
         """Index every chunk inserted since the last look and drop evicted ones."""
+        with self._lock:
+            self._refresh()
+
+    def _refresh(self) -> None:
         while True:
             keys = self._keys
             reply = self.client.evalsha(
@@ -184,7 +190,7 @@ class ReplaySampler:
     def _add_chunks(self, flat: list[Any]) -> None:
         positions: list[np.ndarray] = []
         weights: list[np.ndarray] = []
-        bad = 0
+        bad_seqs: list[int] = []
         for i in range(0, len(flat), 2):
             seq, prefix = int(flat[i]), flat[i + 1]
             self._next_seq = max(self._next_seq, seq + 1)
@@ -192,7 +198,7 @@ class ReplaySampler:
                 header = self._check_header(prefix)
                 prio = decode_priorities(prefix, header)
             except MalformedChunkError as exc:
-                bad += 1
+                bad_seqs.append(seq)
                 logger.warning("table %s chunk %d rejected: %s", self.table, seq, exc)
                 continue
             n = header.n
@@ -209,12 +215,16 @@ class ReplaySampler:
             weights.append(self._weights_of(prio))
         if positions:
             self._tree.update(np.concatenate(positions), np.concatenate(weights))
-        if bad:
-            self.malformed_chunks += bad
-            self.client.call(
-                lambda: self.client.redis.hincrby(self._keys.state, "malformed", bad),
-                "count malformed",
-            )
+        if bad_seqs:
+            self.malformed_chunks += len(bad_seqs)
+            self.client.call(lambda: self._count_malformed(bad_seqs), "count malformed chunks")
+
+    def _count_malformed(self, seqs: list[int]) -> None:
+        """Count each bad chunk once, however many samplers or rebuilds meet it."""
+        key = self._keys.prefix + "bad"
+        new = sum(int(self.client.redis.sadd(key, seq)) for seq in seqs)
+        if new:
+            self.client.redis.hincrby(self._keys.state, "malformed", new)
 
     def _check_header(self, prefix: bytes) -> ChunkHeader:
         header = decode_header(prefix)
@@ -234,6 +244,10 @@ class ReplaySampler:
     # ------------------------------------------------------------------ sampling
     def sample(self, batch_size: int, timeout_ms: int | None = None) -> SampleBatch:
         """Draw ``batch_size`` transitions (with replacement), decoded to numpy."""
+        with self._lock:
+            return self._sample(batch_size, timeout_ms)
+
+    def _sample(self, batch_size: int, timeout_ms: int | None) -> SampleBatch:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         deadline = None if timeout_ms is None else time.monotonic() + timeout_ms / 1000.0
@@ -241,7 +255,7 @@ class ReplaySampler:
         delay_s = 0.0005
         while True:
             if self._count == 0:
-                self.refresh()
+                self._refresh()
             result = self._try_sample(batch_size) if self._count > 0 else None
             if result is not None:
                 if blocked_since is not None:
@@ -390,6 +404,10 @@ class ReplaySampler:
             )
         if not self.prioritized or ids.size == 0:
             return 0
+        with self._lock:
+            return self._update_priorities(ids, prio)
+
+    def _update_priorities(self, ids: np.ndarray, prio: np.ndarray) -> int:
         seqs, rows = ids >> ROW_BITS, ids & ((1 << ROW_BITS) - 1)
         slots = seqs % self._P
         live = (self._c_seq[slots] == seqs) & (rows < self._c_n[slots])

@@ -145,6 +145,9 @@ def test_malformed_chunks_are_rejected_counted_and_never_served(
     s = client.sampler("replay", prioritized=False, seed=0)
     assert s.malformed_chunks == 1 and s.indexed_size == 20
     assert client.metrics("replay")["replay/malformed_chunks"] == len(bad_chunks) + 1
+    again = client.sampler("replay", prioritized=False, seed=1)  # meets it too: counted once
+    assert again.malformed_chunks == 1
+    assert client.metrics("replay")["replay/malformed_chunks"] == len(bad_chunks) + 1
     # Rejected chunks leave no staging keys behind.
     assert not list(client.redis.scan_iter(match=keys.prefix + "stage:*"))
     for _ in range(5):
@@ -241,3 +244,22 @@ def test_bad_user_input_gets_clear_errors(client: ReplayClient, spec: Transition
     with pytest.raises(ValueError, match="namespace"):
         ReplayClient(client.url, namespace="")
     assert isinstance(client.redis, redis.Redis)
+
+
+def test_acl_user_restricted_to_fsrl_keys_works_and_a_wrong_password_is_named(
+    redis_url: str, namespace: str, spec: TransitionSpec
+) -> None:
+    admin = redis.Redis.from_url(redis_url)
+    user = f"actor-{namespace[-6:]}"
+    admin.execute_command("ACL", "SETUSER", user, "reset", "on", ">pw-ok", "~fsrl:*", "+@all")
+    host_port = redis_url.split("//", 1)[1].split("/", 1)[0]
+    client = ReplayClient(f"redis://{user}:pw-ok@{host_port}/0", namespace=namespace)
+    client.create_table(TableConfig("replay", capacity=100), spec)
+    with client.writer("replay", chunk_size=8) as w:  # every key it touches is fsrl:*
+        w.append(make_batch(spec, 0, 16))
+    check_consistent(client.sampler("replay", seed=0).sample(32, timeout_ms=1000).data)
+    with pytest.raises(ReplayConnectionError) as err:
+        ReplayClient(f"redis://{user}:nope@{host_port}/0", namespace=namespace, connect_timeout_s=1.0)
+    msg = str(err.value)
+    assert f"redis://{user}:***@{host_port}/0" in msg and "nope" not in msg
+    admin.execute_command("ACL", "DELUSER", user)
