@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
+import redis
 import torch
 from gymnasium.spaces import Discrete
 
@@ -28,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 #: Version of the flat field maps this module writes to Redis (episodes, switches, status).
 ACTOR_PROTOCOL_VERSION = 1
+#: How long the actor keeps acting through a Redis outage before failing (Ray restarts it).
+OUTAGE_TOLERANCE_S = 60.0
 #: Transitions written before any weights were fetched carry this policy version.
 NO_VERSION = -1
 
@@ -304,6 +307,8 @@ class ActorWorker:
         self._last_heartbeat = 0.0
         self._episode_pipe: list[dict[str, str]] = []
         self._blocked_flushes = 0
+        self._redis_errors = 0
+        self._outage_since: float | None = None
 
         self.poll_weights()
         self.heartbeat()
@@ -485,7 +490,13 @@ class ActorWorker:
         key = episodes_key(self.namespace)
         for fields in self._episode_pipe:
             pipe.xadd(key, cast(dict[Any, Any], fields), maxlen=100_000, approximate=True)
-        pipe.execute()
+        try:
+            pipe.execute()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:  # kept for the next flush
+            self._redis_errors += 1
+            self._episode_pipe = self._episode_pipe[-10_000:]
+            logger.warning("actor %d: episode stats not sent yet: %s", self.actor_id, exc)
+            return
         self._episode_pipe = []
 
     def _maybe_write(self, now: float) -> None:
@@ -543,6 +554,7 @@ class ActorWorker:
             "env_s": self._env_s,
             "write_s": self._write_s,
             "blocked_flushes": self._blocked_flushes,
+            "redis_errors": self._redis_errors,
         }
 
     def run(self, max_env_steps: int | None = None, max_duration_s: float | None = None) -> dict:
@@ -563,10 +575,11 @@ class ActorWorker:
                 now = time.monotonic()
                 self._maybe_write(now)
                 if now - self._last_poll >= s.weight_poll_interval_s:
-                    self.poll_weights()
+                    self._tolerate_outage(self.poll_weights)
                 if now - self._last_heartbeat >= s.heartbeat_interval_s:
-                    self.heartbeat()
-                    if self._redis.exists(stop_k):
+                    if self._tolerate_outage(
+                        lambda: self.heartbeat() and self._redis.exists(stop_k)
+                    ):
                         break
                     if max_duration_s is not None and now - start >= max_duration_s:
                         break
@@ -579,6 +592,27 @@ class ActorWorker:
             elif not self._closed:
                 self.heartbeat()
         return self.stats()
+
+    def _tolerate_outage(self, fn: Any) -> Any:
+        """Run a housekeeping call (weights poll, heartbeat); a Redis outage shorter than
+        ``OUTAGE_TOLERANCE_S`` is logged and skipped (the writer has its own reconnects),
+        a longer one is raised so Ray restarts the actor."""
+        from replay import ReplayConnectionError
+
+        try:
+            result = fn()
+        except (redis.ConnectionError, redis.TimeoutError, ReplayConnectionError) as exc:
+            now = time.monotonic()
+            self._redis_errors += 1
+            if self._outage_since is None:
+                self._outage_since = now
+            if now - self._outage_since > OUTAGE_TOLERANCE_S:
+                raise
+            self._last_poll = self._last_heartbeat = now  # retry at the next interval
+            logger.warning("actor %d: Redis unreachable, carrying on: %s", self.actor_id, exc)
+            return None
+        self._outage_since = None
+        return result
 
     def collect(self, num_steps: int) -> dict[str, Any]:
         """Sync mode: poll weights, take exactly ``num_steps`` env steps, flush, summarise."""
