@@ -4,8 +4,10 @@ and the trained weights drive the robot on-device (numpy inference on the edge).
 ``python -m learner.main env=gopigo actors.num=2 mode=sync``: two Ray actors, each with
 its own local sim edge process, a learner, a private Redis (sync mode, so the seeded run
 is reproducible). Random play scores ~0.4 and
-driving straight on ~1.6; the run must reach the env's solved return (15) within
-20,000 env steps.
+driving straight on ~1.6; after 8,000 env steps the final greedy evaluation must
+reach the env's solved return (15) — this seeded run gives 20.3 — and the edge's own
+numpy policy, driving 10 episodes with the trained weights, must average 10 or more
+(it gives 21.0).
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ def test_pipeline_trains_the_sim_robot_and_the_edge_runs_the_result(
         "actors.num=2",
         "seed=0",
         "mode=sync",  # collect/train phases alternate: the same seed gives the same run
-        "budget.env_steps=20000",
+        "budget.env_steps=8000",
+        "budget.target_eval_return=null",  # train the whole budget, then judge the final eval
         "budget.wall_time_s=240",
         "logging.console=false",
         "logging.tensorboard=false",
@@ -48,7 +51,7 @@ def test_pipeline_trains_the_sim_robot_and_the_edge_runs_the_result(
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=420, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["env_steps"] <= 21_000
+    assert summary["env_steps"] == 8000
     assert summary["final_eval_mean_return"] >= SOLVED, summary
 
     # deploy the trained network to an edge and let the edge's numpy policy drive
@@ -64,4 +67,4 @@ def test_pipeline_trains_the_sim_robot_and_the_edge_runs_the_result(
     returns = episodes["episode_return"][episodes["policy_version"] == 7]
     assert len(returns) == 10
     # random play scores ~0.4 and straight-on driving ~1.6 on the same arena
-    assert float(np.mean(returns)) >= 8.0, returns
+    assert float(np.mean(returns)) >= 10.0, returns
