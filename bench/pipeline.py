@@ -13,7 +13,8 @@ Parts (each can be skipped):
    actors' ``fsrl:{ns}:actors:switches`` stream. p50/p99 over versions.
 3. CartPole-v1 to a greedy eval mean >= 475 (20 fixed-seed episodes): ``python -m
    learner.main`` with the default config (time from its start to the solving eval,
-   from its summary) vs ``bench/single_process_dqn.py`` (CleanRL's hyper-parameters).
+   from its summary) vs ``bench/single_process_dqn.py`` (CleanRL's hyper-parameters),
+   alternating run by run on seeds 1..repeats so both see the same machine load.
 
     python bench/pipeline.py --json /tmp/pipeline.json
     python bench/pipeline.py --skip-cartpole --duration-s 30      # quick look
@@ -230,44 +231,64 @@ def cfg_table(cfg: dict[str, Any]) -> Any:
     return TableConfig(name=cfg["replay"]["table"], capacity=int(cfg["replay"]["capacity"]))
 
 
-def bench_cartpole(overrides: list[str], repeats: int, max_wall_s: float) -> dict[str, Any]:
-    runs = []
-    for _ in range(repeats):
-        summary, _, process_s = launch(
-            ["env=cartpole", f"budget.wall_time_s={max_wall_s}", *overrides], max_wall_s + 300
-        )
-        solved = [e for e in summary.get("evals", []) if e["mean"] >= 475.0]
-        wall = solved[0]["elapsed_s"] if solved else float(summary["wall_time_s"])
-        runs.append(
-            {
-                "solved": bool(solved),
-                "wall_s": wall,
-                "process_s": process_s,
-                "env_steps": solved[0]["env_steps"] if solved else summary["env_steps"],
-                "stop_reason": summary["stop_reason"],
-            }
-        )
-        print(f"  learner.main: {runs[-1]}", flush=True)
-    return {
-        "cartpole_wallclock_s": statistics.median(r["wall_s"] for r in runs),
-        "cartpole_process_s": statistics.median(r["process_s"] for r in runs),
-        "cartpole_env_steps_to_solve": statistics.median(r["env_steps"] for r in runs),
-        "cartpole_solved_runs": sum(r["solved"] for r in runs),
-        "cartpole_runs": len(runs),
+def solve_with_launcher(overrides: list[str], seed: int, max_wall_s: float) -> dict[str, Any]:
+    """One ``python -m learner.main`` run on CartPole until its eval reaches 475 (or the cap)."""
+    summary, _, process_s = launch(
+        ["env=cartpole", f"seed={seed}", f"budget.wall_time_s={max_wall_s}", *overrides],
+        max_wall_s + 300,
+    )
+    solved = [e for e in summary.get("evals", []) if e["mean"] >= 475.0]
+    run = {
+        "seed": seed,
+        "solved": bool(solved),
+        "wall_s": solved[0]["elapsed_s"] if solved else float(summary["wall_time_s"]),
+        "process_s": process_s,
+        "env_steps": solved[0]["env_steps"] if solved else summary["env_steps"],
+        "stop_reason": summary["stop_reason"],
     }
+    print(f"  learner.main: {run}", flush=True)
+    return run
 
 
-def bench_baseline(repeats: int, max_wall_s: float) -> dict[str, Any]:
+def solve_with_baseline(seed: int, max_wall_s: float) -> dict[str, Any]:
+    """One run of bench/single_process_dqn.py (CleanRL's hyper-parameters), in process."""
     sys.path.insert(0, str(ROOT / "bench"))
     import single_process_dqn as base
 
-    runs = [base.run(seed, base.Hyper(), max_wall_s=max_wall_s) for seed in range(1, repeats + 1)]
-    return {
-        "baseline_wallclock_s": statistics.median(r["wall_s"] for r in runs),
-        "baseline_env_steps_to_solve": statistics.median(r["env_steps"] for r in runs),
-        "baseline_solved_runs": sum(r["solved"] for r in runs),
-        "baseline_runs": len(runs),
+    run = base.run(seed, base.Hyper(), max_wall_s=max_wall_s)
+    run.pop("trace", None)
+    print(f"  baseline: {run}", flush=True)
+    return run
+
+
+def bench_cartpole(
+    overrides: list[str], repeats: int, max_wall_s: float, baseline: bool
+) -> dict[str, Any]:
+    """Ours and the baseline alternate (same seeds 1..repeats), so both see the same load."""
+    ours, base = [], []
+    for seed in range(1, repeats + 1):
+        ours.append(solve_with_launcher(overrides, seed, max_wall_s))
+        if baseline:
+            base.append(solve_with_baseline(seed, max_wall_s))
+    out: dict[str, Any] = {
+        "cartpole_wallclock_s": statistics.median(r["wall_s"] for r in ours),
+        "cartpole_process_s": statistics.median(r["process_s"] for r in ours),
+        "cartpole_env_steps_to_solve": statistics.median(r["env_steps"] for r in ours),
+        "cartpole_solved_runs": sum(r["solved"] for r in ours),
+        "cartpole_runs": len(ours),
+        "cartpole_per_seed": ours,
     }
+    if base:
+        out.update(
+            {
+                "baseline_wallclock_s": statistics.median(r["wall_s"] for r in base),
+                "baseline_env_steps_to_solve": statistics.median(r["env_steps"] for r in base),
+                "baseline_solved_runs": sum(r["solved"] for r in base),
+                "baseline_runs": len(base),
+                "baseline_per_seed": base,
+            }
+        )
+    return out
 
 
 def main() -> None:
@@ -288,28 +309,50 @@ def main() -> None:
     p.add_argument("--json", help="write the figures here")
     args = p.parse_args()
 
-    result: dict[str, Any] = {"overrides": args.overrides, "cpu_count": os.cpu_count()}
+    result: dict[str, Any] = {
+        "overrides": args.overrides,
+        "cpu_count": os.cpu_count(),
+        "load_average_1m_at_start": os.getloadavg()[0],
+    }
+
+    def part(name: str, fn: Any) -> None:
+        """Run one part; a failure is recorded (and printed) and the other parts still run."""
+        print(f"{name} ...", flush=True)
+        try:
+            result.update(fn())
+        except Exception as exc:
+            result[f"{name.replace(' ', '_')}_error"] = repr(exc)[:2000]
+            print(f"  {name} FAILED: {exc!r}"[:2000], flush=True)
+
     if not args.skip_modes:
-        print("async vs sync ...", flush=True)
-        result.update(bench_modes(args.overrides, args.duration_s, args.repeats))
+        part("async vs sync", lambda: bench_modes(args.overrides, args.duration_s, args.repeats))
     if not args.skip_propagation:
-        print("weight propagation ...", flush=True)
-        result.update(bench_propagation(args.overrides, args.versions, args.publish_interval_s))
+        part(
+            "weight propagation",
+            lambda: bench_propagation(args.overrides, args.versions, args.publish_interval_s),
+        )
     if not args.skip_cartpole:
-        print("CartPole to eval >= 475 with learner.main ...", flush=True)
-        result.update(bench_cartpole(args.overrides, args.repeats, args.cartpole_max_s))
+        with_baseline = not (args.skip_baseline or args.baseline_json)
+        part(
+            "cartpole",
+            lambda: bench_cartpole(
+                args.overrides, args.repeats, args.cartpole_max_s, baseline=with_baseline
+            ),
+        )
     if args.baseline_json:
         prior = json.loads(Path(args.baseline_json).read_text())
         result.update(
             {k: v for k, v in prior.items() if k.startswith("baseline_") and k != "baseline_traces"}
         )
-    elif not args.skip_baseline and not args.skip_cartpole:
-        print("CartPole to eval >= 475 with the single-process baseline ...", flush=True)
-        result.update(bench_baseline(args.repeats, args.cartpole_max_s))
+    result["load_average_1m_at_end"] = os.getloadavg()[0]
     if "cartpole_wallclock_s" in result and "baseline_wallclock_s" in result:
         result["cartpole_vs_baseline_ratio"] = (
             result["cartpole_wallclock_s"] / result["baseline_wallclock_s"]
         )
+        # a capped (unsolved) run makes its wall-clock a lower bound, not a figure
+        result["cartpole_ratio_all_solved"] = result.get("cartpole_solved_runs") == result.get(
+            "cartpole_runs"
+        ) and result.get("baseline_solved_runs") == result.get("baseline_runs")
 
     targets = {
         "async_sync_steps_ratio": (">=", 1.5),
