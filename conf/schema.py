@@ -142,7 +142,8 @@ class LearnerConfig:
     checkpoint_dir: str | None = None
     # Checkpoints kept on disk (oldest removed first).
     keep_checkpoints: int = 2
-    # Continue from the newest checkpoint in checkpoint_dir (or resume_from).
+    # Continue a run: from resume_from, else checkpoint_dir, else the newest checkpoint of
+    # this model tag under the runs folder (the run dir's grandparent, e.g. runs/).
     resume: bool = False
     # A checkpoint folder to resume from (implies resume); null: newest in checkpoint_dir.
     resume_from: str | None = None

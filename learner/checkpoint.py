@@ -85,6 +85,25 @@ def list_checkpoints(directory: str | Path) -> list[Path]:
     )
 
 
+def find_latest_checkpoint(root: str | Path, tag: str | None = None) -> Path | None:
+    """The newest checkpoint anywhere under ``root`` (e.g. ``runs/``), optionally of ``tag``."""
+    base = Path(root)
+    if not base.is_dir():
+        return None
+    best: tuple[float, Path] | None = None
+    for state in base.glob(f"**/{_PREFIX}*/state.json"):
+        if tag is not None:
+            try:
+                if json.loads(state.read_text())["counters"].get("tag") != tag:
+                    continue
+            except (OSError, ValueError, KeyError):
+                continue
+        mtime = state.stat().st_mtime
+        if best is None or mtime > best[0]:
+            best = (mtime, state.parent)
+    return None if best is None else best[1]
+
+
 def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> Checkpoint:
     """Read a checkpoint folder (or the newest inside a folder of checkpoints)."""
     p = Path(path)
@@ -104,4 +123,10 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> Che
     )
 
 
-__all__ = ["Checkpoint", "list_checkpoints", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "Checkpoint",
+    "find_latest_checkpoint",
+    "list_checkpoints",
+    "load_checkpoint",
+    "save_checkpoint",
+]

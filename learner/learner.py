@@ -22,7 +22,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from learner.checkpoint import load_checkpoint, save_checkpoint
+from learner.checkpoint import find_latest_checkpoint, load_checkpoint, save_checkpoint
 from learner.dqn import DQN, TorchBatch
 from learner.evaluate import evaluate_policy
 from learner.models import export_for_edge, load_tensors
@@ -224,9 +224,21 @@ class Learner:
         self._lag_n = 0
 
     # ------------------------------------------------------------------ start / resume
-    def resume(self, path: str | Path | None = None) -> bool:
-        """Restore networks, optimizer and counters from a checkpoint; False when none."""
-        where = Path(path) if path else self.checkpoint_dir
+    def resume(self, path: str | Path | None = None, search_root: Path | None = None) -> bool:
+        """Restore networks, optimizer and counters from a checkpoint; False when none.
+
+        ``path`` (a checkpoint or a folder of them) wins; else ``learner.checkpoint_dir``;
+        else the newest checkpoint of this model tag anywhere under ``search_root``
+        (the Hydra runs folder), so ``learner.resume=true`` continues the last run.
+        """
+        where: Path | None = Path(path) if path else None
+        if where is None and self.cfg.learner.checkpoint_dir:
+            where = Path(self.cfg.learner.checkpoint_dir)
+        if where is None and search_root is not None:
+            where = find_latest_checkpoint(search_root, self.tag)
+        if where is None:
+            logger.warning("learner.resume: no checkpoint of %s found; starting fresh", self.tag)
+            return False
         try:
             ckpt = load_checkpoint(where, "cpu")  # state dicts copy onto the device
         except FileNotFoundError:

@@ -230,7 +230,7 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
         stack.callback(learner.close)
         resumed = False
         if cfg.learner.resume or cfg.learner.resume_from:
-            resumed = learner.resume(cfg.learner.resume_from)
+            resumed = learner.resume(cfg.learner.resume_from, search_root=run_dir.parent.parent)
             st.env_steps_base = learner.counters.env_steps
         if not resumed:
             learner.adopt_published()

@@ -31,26 +31,27 @@ SYNC = (
 def test_sync_runs_are_bit_for_bit_reproducible_and_resume_keeps_versions_monotonic(
     run_cfg, tmp_path: Path, redis_url: str
 ) -> None:
-    a = run(run_cfg(*SYNC, ns=f"{os.getpid()}-a"), tmp_path / "a")
-    b = run(run_cfg(*SYNC, ns=f"{os.getpid()}-b"), tmp_path / "b")
-    c = run(run_cfg(*SYNC, "seed=1", ns=f"{os.getpid()}-c"), tmp_path / "c")
+    runs = tmp_path / "runs" / "today"  # like Hydra's runs/<date>/<time>
+    a = run(run_cfg(*SYNC, ns=f"{os.getpid()}-a"), runs / "a")
+    b = run(run_cfg(*SYNC, ns=f"{os.getpid()}-b"), runs / "b")
+    c = run(run_cfg(*SYNC, "seed=1", ns=f"{os.getpid()}-c"), tmp_path / "elsewhere" / "x" / "c")
     assert a["stop_reason"].startswith("env step budget")
     assert a["learner_updates"] > 200
     assert a["weights_sha256"] == b["weights_sha256"]
     assert a["final_version"] == b["final_version"]
     assert a["weights_sha256"] != c["weights_sha256"]
     # The run dir holds the metrics, the summary and a checkpoint without pickle.
-    assert (tmp_path / "a" / "metrics.jsonl").stat().st_size > 0
-    assert json.loads((tmp_path / "a" / "summary.json").read_text())["weights_sha256"]
-    (ckpt,) = list_checkpoints(tmp_path / "a" / "checkpoints")
+    assert (runs / "a" / "metrics.jsonl").stat().st_size > 0
+    assert json.loads((runs / "a" / "summary.json").read_text())["weights_sha256"]
+    (ckpt,) = list_checkpoints(runs / "a" / "checkpoints")
     assert {p.name for p in ckpt.iterdir()} == {"state.safetensors", "state.json", "config.yaml"}
 
-    # Resume from a's checkpoint into an empty store (as if Redis lost everything):
-    # training continues from a's counters and versions never go back.
+    # learner.resume=true picks the newest checkpoint of the tag under runs/ (a's or
+    # b's: identical) and continues into an empty store (as if Redis lost everything):
+    # training continues from its counters and versions never go back.
     ns = f"{os.getpid()}-resume"
     resumed = run(
-        run_cfg(*SYNC, "budget.env_steps=2000", f"learner.resume_from={ckpt}", ns=ns),
-        tmp_path / "resumed",
+        run_cfg(*SYNC, "budget.env_steps=2000", "learner.resume=true", ns=ns), runs / "resumed"
     )
     assert resumed["learner_updates"] > a["learner_updates"]
     assert resumed["env_steps"] >= 2000
