@@ -297,9 +297,8 @@ class ActorWorker:
         self._env_steps = 0
         self._transitions = 0
         self._episodes = 0
-        self._per_version: dict[
-            int, list[float]
-        ] = {}  # version -> [episodes, return sum, length sum]
+        # version -> [episodes, return sum, length sum] for the 64 newest versions
+        self._per_version: dict[int, list[float]] = {}
         self._inference_s = 0.0
         self._write_s = 0.0
         self._env_s = 0.0
@@ -412,6 +411,8 @@ class ActorWorker:
                 "time_s": f"{time.time():.6f}",
             }
         )
+        if version not in self._per_version and len(self._per_version) >= 64:
+            del self._per_version[min(self._per_version)]  # keep the 64 newest versions
         agg = self._per_version.setdefault(version, [0.0, 0.0, 0.0])
         agg[0] += 1
         agg[1] += ret
