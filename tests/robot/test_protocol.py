@@ -153,3 +153,23 @@ def test_oversize_messages_are_refused_or_dropped_without_a_crash(
     assert not server.motors_running()
     client.seq += 1
     assert client.status().internal_errors == 0  # the service answers as before
+
+
+def test_a_newer_protocol_version_is_refused_by_name(
+    server: EdgeServer, client: EdgeClient
+) -> None:
+    client.reset(seed=0)
+    client.step(100.0, -100.0, 10.0)
+    frame = P.encode(
+        P.MsgType.STEP,
+        P.STEP_REQ.pack(1, 1, 1),
+        session=client.session,
+        seq=client.seq + 1,
+        version=P.PROTOCOL_VERSION + 1,
+    )
+    raw = client.request_raw(frame)
+    assert raw is not None
+    header, body = P.decode_header(raw)
+    assert header.status == P.Status.BAD_VERSION
+    assert f"protocol version {P.PROTOCOL_VERSION + 1}" in bytes(body).decode()
+    assert not server.motors_running()
