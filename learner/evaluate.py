@@ -13,6 +13,7 @@ CLI::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from collections.abc import Mapping
@@ -35,12 +36,13 @@ def _get(cfg: Any, name: str, default: Any = None) -> Any:
 
 def make_env(env_cfg: Any, render_mode: str | None = None) -> gym.Env:
     """``gymnasium.make`` for an ``env`` config section ("module:Id" imports the module)."""
-    try:  # the actors package owns env creation (vector envs, wrappers); use it when present
-        from actors.envs import make_env as actors_make_env  # type: ignore[attr-defined]
-
-        return actors_make_env(env_cfg)
-    except ImportError:
-        pass
+    try:  # the actors package owns env creation ("module:Id", kwargs, time limit)
+        from actors.envs import make_single_env
+    except ImportError:  # pragma: no cover - actors is part of fsrl
+        make_single_env = None
+    if make_single_env is not None and render_mode is None:
+        plain = env_cfg if isinstance(env_cfg, Mapping) else dataclasses.asdict(env_cfg)
+        return make_single_env(plain)
     kwargs = dict(_get(env_cfg, "kwargs", {}) or {})
     steps = _get(env_cfg, "max_episode_steps")
     if steps:

@@ -42,7 +42,7 @@ from omegaconf import DictConfig
 import conf
 from conf.schema import Config
 from learner.evaluate import env_spaces
-from learner.learner import Learner
+from learner.learner import Learner, resolve_device
 from learner.metrics import MetricsLogger
 from learner.models import resolve_arch
 from replay.errors import ReplayError
@@ -181,6 +181,7 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
     from replay.weights import WeightStore
 
     conf.validate(cfg)
+    resolve_device(cfg.learner.device)  # learner.device=cuda without CUDA fails here, first
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     st = RunState()
