@@ -29,14 +29,21 @@ class RawPipe:
         self._cls = pool.connection_class
         self._kwargs = dict(pool.connection_kwargs)
         self._conn: Any = None
+        self._reader: Any = None
 
     def request(self, payload: bytes | list[Any], n: int) -> list[Any]:
         """Send ``payload`` (bytes, or a list of buffers sent in order without joining)
         and return the next ``n`` replies."""
+        self.send(payload)
+        return self.recv(n)
+
+    def send(self, payload: bytes | list[Any]) -> None:
+        """Send without waiting for the replies (read them later with :meth:`recv`)."""
         if self._conn is None:
             conn = self._cls(**self._kwargs)
             conn.connect()  # AUTH / SELECT as configured by the URL
             self._conn = conn
+            self._reader = hiredis.Reader()
         sock = self._conn._sock
         try:
             if isinstance(payload, list):
@@ -45,26 +52,35 @@ class RawPipe:
                         sock.sendall(part)
             else:
                 sock.sendall(payload)
-            reader = hiredis.Reader()
-            out: list[Any] = []
+        except OSError as exc:
+            self.close()
+            raise redis.ConnectionError(str(exc)) from exc
+        except BaseException:
+            self.close()  # e.g. KeyboardInterrupt mid-send: the stream is out of step
+            raise
+
+    def recv(self, n: int) -> list[Any]:
+        """The next ``n`` replies, in order."""
+        if self._conn is None:
+            raise redis.ConnectionError("connection lost before the replies were read")
+        sock, reader = self._conn._sock, self._reader
+        out: list[Any] = []
+        try:
             while len(out) < n:
+                reply = reader.gets()
+                if reply is not False:
+                    out.append(reply)
+                    continue
                 data = sock.recv(1 << 20)
                 if not data:
                     raise redis.ConnectionError("connection closed by the server")
                 reader.feed(data)
-                while True:
-                    reply = reader.gets()
-                    if reply is False:
-                        break
-                    out.append(reply)
             return out
-        except (OSError, redis.ConnectionError) as exc:
+        except OSError as exc:
             self.close()
-            if isinstance(exc, redis.ConnectionError):
-                raise
             raise redis.ConnectionError(str(exc)) from exc
         except BaseException:
-            self.close()  # e.g. KeyboardInterrupt mid-read: the stream is out of step
+            self.close()
             raise
 
     def close(self) -> None:

@@ -77,6 +77,9 @@ local size, tail = tonumber(s[4]), tonumber(s[5])
 if inserts + 1 - deletes > tonumber(m[4]) then
   if (inserts + 1) * tonumber(m[5]) - samples > tonumber(m[6]) then
     redis.call('DEL', staged)
+    -- A writer's first chunk held back: record its predecessor, so the chunks it
+    -- pipelined after this one wait their turn instead of overtaking it.
+    if not last then redis.call('HSET', writers, wid, wseq - 1) end
     return {{{BLOCKED}, 'rate'}}
   end
 end

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import redis
 
 from replay import scripts
 from replay.codec import MAX_CHUNK_ROWS, encode_chunk_parts
@@ -60,6 +61,8 @@ class ReplayWriter:
         self._priorities = np.zeros(self.chunk_size, dtype=np.float32)
         self._fill = 0
         self._pending: deque[_Chunk] = deque()
+        self._inflight = 0  # chunks at the front of _pending sent but not yet answered
+        self._malformed: list[str] = []
         self._pipe = RawPipe(client.redis)
         self._writer_id = os.urandom(8)
         self._seq = 0
@@ -100,8 +103,8 @@ class ReplayWriter:
             start += take
             if self._fill == self.chunk_size:
                 self._seal()
-        if len(self._pending) >= self.max_pending_chunks:
-            self._send(self._deadline(self.timeout_ms))
+        if len(self._pending) - self._inflight >= self.max_pending_chunks:
+            self._pump()
 
     def flush(self, timeout_ms: int | None = None) -> None:
         """Send every buffered transition; blocks while the rate limiter holds inserts
@@ -157,44 +160,70 @@ class ReplayWriter:
         self._records = np.zeros(self.chunk_size, dtype=self.spec.record_dtype)
         self._fill = 0
 
-    def _pipeline_insert(self, chunks: list[_Chunk]) -> list[Any]:
-        return self.client.call(
-            lambda: send_chunks(self._pipe, self._keys, chunks), f"insert into {self.table!r}"
-        )
+    def _pump(self) -> None:
+        """Send the unsent chunks without waiting for their answers, after collecting the
+        previous request's — so encoding the next chunks overlaps Redis committing these.
+        Anything but a clean run of acknowledgements falls back to :meth:`_send`."""
+        if self._inflight and not self._collect():
+            self._send(self._deadline(self.timeout_ms))
+            return
+        chunks = list(self._pending)
+        try:
+            self._pipe.send(chunk_commands(self._keys, chunks))
+        except redis.ConnectionError:
+            self._send(self._deadline(self.timeout_ms))  # reconnects with backoff
+            return
+        self._inflight = len(chunks)
+
+    def _collect(self) -> bool:
+        """Read the answers of the request in flight; True if every chunk was stored."""
+        n, self._inflight = self._inflight, 0
+        try:
+            replies = parse_exec(self._pipe.recv(2 + 2 * n))
+        except (redis.ConnectionError, ReplayError):
+            return False
+        return self._apply(replies) == "ok"
+
+    def _apply(self, replies: list[Any]) -> str:
+        """Acknowledge stored chunks from the front of the queue; 'ok' if all were,
+        else 'blocked' (rate limiter) or 'retry' (table re-created, scripts reloaded)."""
+        for reply in replies:
+            if isinstance(reply, Exception) and "NOSCRIPT" in str(reply):
+                self.client._reload_scripts()  # Redis restarted: staged chunks expire
+                return "retry"
+            if isinstance(reply, Exception):
+                raise ReplayError(
+                    f"insert into {self.table!r} on {self.client.masked_url} failed: {reply}"
+                )
+            code = int(reply[0])
+            if code in (scripts.OK, scripts.DUP):
+                chunk = self._pending.popleft()
+                self.transitions_sent += chunk[2]
+                self.chunks_sent += 1
+            elif code == scripts.MALFORMED:
+                self._pending.popleft()
+                self._malformed.append(bytes(reply[1]).decode(errors="replace"))
+            elif code == scripts.NO_TABLE:
+                self.client.ensure_table(self.table)
+                return "retry"
+            else:
+                return "blocked"  # the rate limiter (or an earlier chunk was held back)
+        return "ok"
 
     def _send(self, deadline: float | None) -> None:
+        """Send every pending chunk and wait until all are stored (or the deadline)."""
+        if self._inflight:
+            self._collect()
         blocked_since: float | None = None
         delay_s = 0.0005
         probe = False  # after a block, probe with one chunk instead of re-sending all
-        malformed: list[str] = []
         while self._pending:
             chunks = [self._pending[0]] if probe else list(self._pending)
-            replies = self._pipeline_insert(chunks)
-            blocked = False
-            for reply in replies:
-                if isinstance(reply, Exception) and "NOSCRIPT" in str(reply):
-                    self.client._reload_scripts()  # Redis restarted: staged chunks expire
-                    break
-                if isinstance(reply, Exception):
-                    raise ReplayError(
-                        f"insert into {self.table!r} on {self.client.masked_url} failed: {reply}"
-                    )
-                code = int(reply[0])
-                if code in (scripts.OK, scripts.DUP):
-                    chunk = self._pending.popleft()
-                    self.transitions_sent += chunk[2]
-                    self.chunks_sent += 1
-                    continue
-                if code == scripts.MALFORMED:
-                    self._pending.popleft()
-                    malformed.append(reply[1].decode(errors="replace"))
-                    continue
-                if code == scripts.NO_TABLE:
-                    self.client.ensure_table(self.table)
-                    break
-                blocked = True  # BLOCKED: rate limiter (or an earlier chunk was)
-                break
-            if not self._pending or not blocked:
+            replies = self.client.call(
+                lambda chunks=chunks: send_chunks(self._pipe, self._keys, chunks),
+                f"insert into {self.table!r}",
+            )
+            if self._apply(replies) != "blocked" or not self._pending:
                 probe = False
                 continue
             now = time.monotonic()
@@ -211,9 +240,10 @@ class ReplayWriter:
             delay_s = min(delay_s * 2, 0.02)
         if blocked_since is not None:
             self._account_blocked(time.monotonic() - blocked_since)
-        if malformed:
+        if self._malformed:
+            bad, self._malformed = self._malformed, []
             raise MalformedChunkError(
-                f"table {self.table!r} rejected {len(malformed)} chunk(s) as malformed: {malformed[0]}"
+                f"table {self.table!r} rejected {len(bad)} chunk(s) as malformed: {bad[0]}"
             )
 
     def _account_blocked(self, seconds: float) -> None:
@@ -244,20 +274,30 @@ def _stage_and_commit(
     return [set_head + head, body, _PX + commit]
 
 
-def send_chunks(pipe: RawPipe, keys: TableKeys, chunks: list[_Chunk]) -> list[Any]:
-    """Stage and commit ``chunks`` in one MULTI/EXEC round trip; one commit reply per
-    chunk. Record bytes go to the socket without being joined or copied."""
+def chunk_commands(keys: TableKeys, chunks: list[_Chunk]) -> list[Any]:
+    """RESP buffers of one MULTI/EXEC staging and committing ``chunks`` (record bytes
+    are passed through as they are: never joined or copied)."""
     sha = scripts.SHAS["commit"]
     parts: list[Any] = [_MULTI]
     for head, body, _n in chunks:
         parts += _stage_and_commit(keys, sha, head, body)
     parts.append(_EXEC)
-    replies = pipe.request(parts, 2 + 2 * len(chunks))
+    return parts
+
+
+def parse_exec(replies: list[Any]) -> list[Any]:
+    """The commit replies (one per chunk) out of ``[OK, QUEUED..., EXEC reply]``."""
     exec_reply = replies[-1]
     if isinstance(exec_reply, Exception) or not isinstance(exec_reply, list):
         queued = [r for r in replies[:-1] if isinstance(r, Exception)]
         raise ReplayError(f"chunk transaction failed: {exec_reply} {queued[:1]}")
     return list(exec_reply[1::2])
+
+
+def send_chunks(pipe: RawPipe, keys: TableKeys, chunks: list[_Chunk]) -> list[Any]:
+    """Stage and commit ``chunks`` in one MULTI/EXEC round trip; one commit reply per
+    chunk."""
+    return parse_exec(pipe.request(chunk_commands(keys, chunks), 2 + 2 * len(chunks)))
 
 
 def insert_chunks(client: ReplayClient, table: str, chunks: list[bytes]) -> list[Any]:

@@ -259,7 +259,9 @@ def test_acl_user_restricted_to_fsrl_keys_works_and_a_wrong_password_is_named(
         w.append(make_batch(spec, 0, 16))
     check_consistent(client.sampler("replay", seed=0).sample(32, timeout_ms=1000).data)
     with pytest.raises(ReplayConnectionError) as err:
-        ReplayClient(f"redis://{user}:nope@{host_port}/0", namespace=namespace, connect_timeout_s=1.0)
+        ReplayClient(
+            f"redis://{user}:nope@{host_port}/0", namespace=namespace, connect_timeout_s=1.0
+        )
     msg = str(err.value)
     assert f"redis://{user}:***@{host_port}/0" in msg and "nope" not in msg
     admin.execute_command("ACL", "DELUSER", user)

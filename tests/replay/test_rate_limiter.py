@@ -127,3 +127,40 @@ def test_metrics_report_rates(client: ReplayClient, spec: TransitionSpec) -> Non
         "replay/sample_to_insert_ratio", "replay/insert_blocked_s", "replay/sample_blocked_s",
         "replay/malformed_chunks",
     }  # fmt: skip
+
+
+def test_a_new_writer_held_back_mid_pipeline_loses_and_duplicates_nothing(
+    client: ReplayClient, spec: TransitionSpec
+) -> None:
+    from replay.codec import decode_chunk
+
+    # diff = inserts - samples must stay <= 30 once 10 transitions are stored.
+    client.create_table(
+        TableConfig(
+            "replay",
+            capacity=10_000,
+            min_size_to_sample=10,
+            samples_per_insert=1.0,
+            error_buffer=20.0,
+        ),
+        spec,
+    )
+    with client.writer("replay", chunk_size=10) as w0:
+        w0.append(make_batch(spec, 0, 30))
+    assert client.size("replay") == 30
+    # A new writer pipelines chunks (4 per request, sent without waiting) into a table
+    # that is already at its ratio: its first chunk is held back, so must the rest be.
+    w1 = client.writer("replay", chunk_size=5, max_pending_chunks=4, timeout_ms=200)
+    w1.append(make_batch(spec, 100, 20))
+    with pytest.raises(ReplayTimeoutError):
+        w1.append(make_batch(spec, 120, 20))
+    assert client.size("replay") == 30 and w1.pending_transitions == 40
+    s = client.sampler("replay", prioritized=False, seed=0)
+    for _ in range(4):
+        s.sample(10, timeout_ms=1000)  # makes room for 40 more inserts
+    w1.flush(timeout_ms=2000)
+    assert client.size("replay") == 70
+    stored: list[int] = []
+    for key in client.redis.scan_iter(match=client.keys("replay").chunk_prefix + "*"):
+        stored += decode_chunk(client.redis.get(key), spec)[2]["action"].tolist()
+    assert sorted(stored) == list(range(30)) + list(range(100, 140))  # each exactly once
