@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import re
 import statistics
 import subprocess
@@ -145,7 +146,7 @@ def main() -> None:
     ap.add_argument("--cases", default="tetris,atari")
     ap.add_argument("--json", type=Path, default=None, help="write the figures as one JSON object")
     args = ap.parse_args()
-    figures: dict[str, float | int | str] = {}
+    figures: dict[str, float | int | str] = {"load_avg_1m_start": os.getloadavg()[0]}
     rows = []
     with EmbeddedRedis() as server:
         figures["redis_version"] = subprocess.run(
@@ -198,6 +199,7 @@ def main() -> None:
                  f"{med(smp) * rec / med(raw_get):.0%}")
             )  # fmt: skip
     figures["repeats"] = args.repeats
+    figures["load_avg_1m_end"] = os.getloadavg()[0]
     header = ("what", "procs", "record", "msg", "transitions/s", "MB/s", "raw MB/s", "vs raw")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, *rows]:
@@ -210,6 +212,10 @@ def main() -> None:
     print(
         f"(medians of {args.repeats}; raw = redis-benchmark -P 16 with values of the chunk size "
         "(msg): SET next to inserts, GET next to samples)"
+    )
+    print(
+        f"load average (1 min) at start {figures['load_avg_1m_start']:.1f}, "
+        f"at end {figures['load_avg_1m_end']:.1f} on {os.cpu_count()} CPUs"
     )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
