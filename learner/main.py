@@ -260,13 +260,19 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
         signals.arm()
         actors = [create_remote_actor(plain, i, url, namespace, tag) for i in range(cfg.actors.num)]
 
+        actors_stopped = [False]
+
         def stop_actors() -> None:
+            """Idempotent: stop key, stop() on each actor, wait for run(), then kill."""
+            if actors_stopped[0]:
+                return
+            actors_stopped[0] = True
             with contextlib.suppress(Exception):
                 client.redis.set(stop_key(namespace), "1", ex=3600)
+            refs = list(running.values())
             for a in actors:
                 with contextlib.suppress(Exception):
-                    a.stop.remote()
-            refs = list(running.values())
+                    refs.append(a.stop.remote())
             if refs:
                 with contextlib.suppress(Exception):
                     ray.wait(refs, num_returns=len(refs), timeout=10)
