@@ -95,6 +95,10 @@ def test_run_survives_a_redis_restart(run_cfg, tmp_path: Path, redis_server, nam
     assert summary["stop_reason"].startswith("env step budget"), summary
     assert summary["final_version"] > before
     assert store.latest_version(TAG) == summary["final_version"]
+    # The replay was re-created on the empty server and filled again after the restart.
+    from replay import ReplayClient
+
+    assert ReplayClient(redis_server.url, namespace).state("replay")["inserts"] > 0
 
 
 def test_killed_actor_is_restarted_and_the_run_finishes(
