@@ -83,6 +83,64 @@ class RawPipe:
             self.close()
             raise
 
+    def recv_bulk_run(
+        self, count: int, size: int, n_after: int
+    ) -> tuple[bytearray | None, list[Any]]:
+        """Read ``count`` replies expected to be bulk strings of exactly ``size`` bytes,
+        then ``n_after`` more replies.
+
+        Fast path: the ``count`` replies are checked and left in place in one buffer —
+        reply ``i``'s bytes start at ``i * (len(b"$<size>\\r\\n") + size + 2) + len(b"$<size>\\r\\n")`` —
+        and ``(buffer, the n_after replies)`` is returned. If any of them is not such a
+        string (an empty one for a deleted key, an error), everything is parsed the
+        ordinary way and ``(None, all count + n_after replies)`` is returned.
+        """
+        if self._conn is None:
+            raise redis.ConnectionError("connection lost before the replies were read")
+        sock, reader = self._conn._sock, self._reader
+        head = b"$%d\r\n" % size
+        h, stride = len(head), len(head) + size + 2
+        need = count * stride
+        buf = bytearray()
+        checked = 0
+        ok = True
+        try:
+            while len(buf) < need:
+                data = sock.recv(max(need - len(buf), 1 << 16))
+                if not data:
+                    raise redis.ConnectionError("connection closed by the server")
+                buf += data
+                ready = min(count, (len(buf) - h) // stride + 1) if len(buf) >= h else 0
+                for i in range(checked, ready):
+                    at = i * stride
+                    if buf[at : at + h] != head or (
+                        at + stride <= len(buf) and buf[at + stride - 2 : at + stride] != b"\r\n"
+                    ):
+                        ok = False
+                        break
+                if not ok:
+                    break
+                checked = ready
+            if ok:
+                tail = memoryview(buf)[need:]
+                if len(tail):
+                    reader.feed(bytes(tail))
+                del tail
+                ok = all(
+                    buf[i * stride + h + size : (i + 1) * stride] == b"\r\n" for i in range(count)
+                )
+                if ok:
+                    return buf, self.recv(n_after)
+                raise redis.ConnectionError("reply stream out of step (bad record framing)")
+            reader.feed(bytes(buf))
+            return None, self.recv(count + n_after)
+        except OSError as exc:
+            self.close()
+            raise redis.ConnectionError(str(exc)) from exc
+        except BaseException:
+            self.close()
+            raise
+
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:

@@ -288,18 +288,21 @@ class ReplaySampler:
         if self._probe and not self._gate_open(batch_size):
             return None
         positions = self._tree.sample(batch_size, self._rng)
-        records = np.empty(batch_size, dtype=self.spec.record_dtype)
+        records: np.ndarray | None = None
         todo = np.arange(batch_size)
         while True:
             reply = self._fetch(positions[todo])
             if reply is None:
                 self._probe = True  # until the gate opens, ask without fetching records
                 return None
-            data, missing, index_part = reply
-            got = np.frombuffer(data, dtype=self.spec.record_dtype, count=todo.size)
+            got, missing, index_part = reply
+            if records is None and not missing:
+                records = got  # the common case: one fetch, nothing evicted meanwhile
+                break
+            if records is None:
+                records = np.empty(batch_size, dtype=self.spec.record_dtype)
             ok = np.ones(todo.size, dtype=bool)
-            if missing:
-                ok[np.asarray(missing, dtype=np.int64)] = False
+            ok[np.asarray(missing, dtype=np.int64)] = False
             records[todo[ok]] = got[ok]
             todo = todo[~ok]
             if not todo.size:
@@ -383,31 +386,42 @@ class ReplaySampler:
         args[:, 5] = ends
         return template % tuple(args.ravel().tolist())
 
-    def _fetch(self, positions: np.ndarray) -> tuple[bytes, list[int], tuple[Any, ...]] | None:
-        """Gate + one GETRANGE per draw, pipelined in one round trip."""
+    def _fetch(self, positions: np.ndarray) -> tuple[np.ndarray, list[int], tuple[Any, ...]] | None:
+        """One GETRANGE per draw, then the gate, pipelined in one round trip.
+
+        Returns ``(records, missing draw indices, index news)``; records of draws whose
+        chunk was evicted meanwhile are zeros. The gate runs after the reads, so a
+        refused batch is simply dropped (and not counted)."""
+        b = positions.shape[0]
         seqs = self._pos_seq[positions]
         offsets = self._c_body[seqs % self._P] + self._pos_row[positions] * self._rs
-        payload = self._gate_command(positions.shape[0], count=True) + self._getrange_commands(
-            seqs, offsets
-        )
-        n = positions.shape[0] + 1
-        replies = self.client.call(lambda: self._pipe.request(payload, n), f"sample {self.table!r}")
-        handled = self._gate_reply(replies[0])
+        payload = self._getrange_commands(seqs, offsets) + self._gate_command(b, count=True)
+
+        def roundtrip() -> tuple[bytearray | None, list[Any]]:
+            self._pipe.send(payload)
+            return self._pipe.recv_bulk_run(b, self._rs, 1)
+
+        buf, replies = self.client.call(roundtrip, f"sample {self.table!r}")
+        handled = self._gate_reply(replies[-1])
         if handled is None:
             return None
         code, index_part = handled
         if code != scripts.OK:
             self._apply_index(*index_part)
             return None
-        records = replies[1:]
+        dtype = self.spec.record_dtype
+        if buf is not None:  # every record arrived whole: a strided view, no copy yet
+            h = len(b"$%d\r\n" % self._rs)
+            view = np.ndarray((b,), dtype=dtype, buffer=buf, offset=h, strides=(h + self._rs + 2,))
+            return view, [], index_part
+        records = replies[:-1]
         missing = [
             i for i, r in enumerate(records) if not isinstance(r, bytes) or len(r) != self._rs
         ]
-        if missing:
-            zero = bytes(self._rs)
-            for i in missing:
-                records[i] = zero
-        return b"".join(records), missing, index_part
+        zero = bytes(self._rs)
+        for i in missing:
+            records[i] = zero
+        return np.frombuffer(b"".join(records), dtype=dtype, count=b), missing, index_part
 
     def _account_blocked(self, seconds: float) -> None:
         self.blocked_s += seconds
