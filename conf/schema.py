@@ -135,7 +135,7 @@ class LearnerConfig:
     # Learner updates between weight publications.
     publish_interval_updates: int = 50
     # Sampled batches kept ready by the background prefetch thread.
-    prefetch_batches: int = 4
+    prefetch_batches: int = 8
     # Learner updates between checkpoints on disk (0: only the final one).
     checkpoint_interval_updates: int = 5_000
     # Checkpoint folder; null: "<run dir>/checkpoints".

@@ -81,6 +81,7 @@ class Prefetcher:
         self.batch_size = batch_size
         self.device = device
         self.sample_timeout_ms = sample_timeout_ms
+        self.group = max(1, depth // 2)  # batches drawn per sampler call
         self._ready: queue.Queue[Sampled] = queue.Queue(maxsize=depth)
         self._updates: queue.Queue[tuple[np.ndarray, np.ndarray]] = queue.Queue()
         self._stop = threading.Event()
@@ -125,19 +126,25 @@ class Prefetcher:
                 if self._ready.full():
                     time.sleep(0.001)
                     continue
-                sb = self.sampler.sample(self.batch_size, timeout_ms=self.sample_timeout_ms)
-                item = Sampled(
-                    ids=sb.ids,
-                    batch=TorchBatch.from_numpy(sb.data, sb.weights, self.device),
-                    policy_version=sb.data.get("policy_version"),
-                )
+                # Several batches per round trip when there is room for them.
+                group = max(1, min(self.group, self._ready.maxsize - self._ready.qsize()))
+                B = self.batch_size
+                sb = self.sampler.sample(B * group, timeout_ms=self.sample_timeout_ms)
                 self.sampled += len(sb.ids)
-                while not self._stop.is_set():
-                    try:
-                        self._ready.put(item, timeout=0.05)
-                        break
-                    except queue.Full:
-                        self._apply_updates()
+                for g in range(group):
+                    part = slice(g * B, (g + 1) * B)
+                    data = {k: v[part] for k, v in sb.data.items()}
+                    item = Sampled(
+                        ids=sb.ids[part],
+                        batch=TorchBatch.from_numpy(data, sb.weights[part], self.device),
+                        policy_version=data.get("policy_version"),
+                    )
+                    while not self._stop.is_set():
+                        try:
+                            self._ready.put(item, timeout=0.05)
+                            break
+                        except queue.Full:
+                            self._apply_updates()
             except ReplayTimeoutError:
                 continue
             except (ReplayError, OSError) as exc:  # Redis down for a moment: keep trying
