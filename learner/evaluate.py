@@ -36,11 +36,9 @@ def _get(cfg: Any, name: str, default: Any = None) -> Any:
 
 def make_env(env_cfg: Any, render_mode: str | None = None) -> gym.Env:
     """``gymnasium.make`` for an ``env`` config section ("module:Id" imports the module)."""
-    try:  # the actors package owns env creation ("module:Id", kwargs, time limit)
+    if render_mode is None:  # the actors package owns env creation ("module:Id", kwargs)
         from actors.envs import make_single_env
-    except ImportError:  # pragma: no cover - actors is part of fsrl
-        make_single_env = None
-    if make_single_env is not None and render_mode is None:
+
         plain = env_cfg if isinstance(env_cfg, Mapping) else dataclasses.asdict(env_cfg)
         return make_single_env(plain)
     kwargs = dict(_get(env_cfg, "kwargs", {}) or {})
