@@ -391,6 +391,12 @@ def validate(cfg: Any) -> None:
     _check(cfg, "budget.env_steps", _opt_pos, "null or > 0")
     _check(cfg, "budget.learner_updates", _opt_pos, "null or > 0")
     _check(cfg, "budget.wall_time_s", _opt_pos, "null or > 0")
+    _check(
+        cfg,
+        "budget.target_eval_return",
+        lambda v: v is None or (isinstance(v, int | float) and not isinstance(v, bool)),
+        "null or a number (compose through conf.load_config to resolve ${env.solved_return})",
+    )
     if all(
         _get(cfg, f"budget.{k}") is None for k in ("env_steps", "learner_updates", "wall_time_s")
     ):
