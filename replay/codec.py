@@ -115,7 +115,7 @@ def encode_chunk_parts(
     if len(writer_id) != 8:
         raise ValueError("writer_id must be 8 bytes")
     schema = schema_json if schema_json is not None else spec.to_json().encode()
-    body = memoryview(np.ascontiguousarray(records)).cast("B")
+    body = np.ascontiguousarray(records).data.cast("B")
     fixed = _FIXED.pack(
         MAGIC, PROTOCOL_VERSION, HEADER_SIZE, spec.digest, n, spec.record_size, len(schema),
         zlib.crc32(body), writer_id, writer_seq, 0, 0,

@@ -123,5 +123,5 @@ def with_retry(
             time.sleep(delay_s)
             delay_s = min(delay_s * 2, 2.0)
             if on_retry is not None:
-                with contextlib.suppress(TRANSIENT_ERRORS):
+                with contextlib.suppress(*TRANSIENT_ERRORS):
                     on_retry()

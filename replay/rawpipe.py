@@ -14,7 +14,7 @@ except ImportError as exc:  # pragma: no cover - hiredis is a declared dependenc
     raise ImportError("replay needs the hiredis parser: pip install 'redis[hiredis]'") from exc
 
 
-def resp_command(*args: bytes | str | int) -> bytes:
+def resp_command(*args: Any) -> bytes:
     """One command in RESP (``*N\\r\\n$len\\r\\narg\\r\\n...``)."""
     return hiredis.pack_command(tuple(args))
 

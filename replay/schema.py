@@ -44,8 +44,10 @@ class FieldSpec:
     """One column of a transition: its name, per-transition shape and dtype (little-endian)."""
 
     name: str
-    shape: tuple[int, ...] = ()
-    dtype: str = "<f4"
+    # Given as an int or a sequence; stored as tuple[int, ...].
+    shape: Any = ()
+    # Given as anything numpy.dtype accepts; stored as its little-endian str ("<f4").
+    dtype: Any = "<f4"
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):

@@ -3,6 +3,7 @@ several chunks per pipelined round trip, each chunk atomic and idempotent."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -220,7 +221,7 @@ class ReplayWriter:
         while self._pending:
             chunks = [self._pending[0]] if probe else list(self._pending)
             replies = self.client.call(
-                lambda chunks=chunks: send_chunks(self._pipe, self._keys, chunks),
+                functools.partial(send_chunks, self._pipe, self._keys, chunks),
                 f"insert into {self.table!r}",
             )
             if self._apply(replies) != "blocked" or not self._pending:
