@@ -14,7 +14,7 @@ import redis
 from learner.checkpoint import list_checkpoints
 from learner.main import run
 from replay.weights import WeightStore
-from tests.pipeline.conftest import RunThread
+from tests.pipeline.helpers import RunThread
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
