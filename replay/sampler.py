@@ -5,8 +5,11 @@ chunks incrementally — the table's chunk sequence counter tells what is new, o
 script returns the new chunks' headers and priorities — validates each header
 (checksum, schema digest, priorities), and is rebuilt from Redis from scratch when
 the sampler starts or the table was re-created, so a restarted learner loses no
-experience. Sampled transitions are gathered server-side (GETRANGE of fixed-size
-records) in one round trip per batch.
+experience. Sampled transitions are read as single fixed-size records (one pipelined
+GETRANGE per draw, one round trip per batch), so the sampler checks each record's
+framing (exact length) but not the chunk-wide body checksum — that one is verified by
+whole-chunk readers (:func:`replay.codec.decode_chunk`); Redis itself guards the bytes
+in between (TCP, no partial commits).
 """
 
 from __future__ import annotations
