@@ -141,7 +141,11 @@ class DQN:
             next_v = torch.where(torch.isfinite(next_v), next_v, torch.zeros_like(next_v))
             y = batch.reward + batch.discount * next_v
         td = y - q_taken
-        loss = (batch.weights * huber(td, self.huber_delta)).mean()
+        # A transition drawn with probability 0 (a zero-priority leaf) gets an infinite
+        # importance weight from the sampler; one such weight makes the loss, and then
+        # every parameter, NaN for good. Such a draw contributes nothing instead.
+        weights = torch.nan_to_num(batch.weights, nan=0.0, posinf=0.0, neginf=0.0)
+        loss = (weights * huber(td, self.huber_delta)).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.max_grad_norm > 0:
