@@ -157,7 +157,10 @@ def _start_ray(cfg: Config) -> bool:
         kwargs.update(num_cpus=cfg.ray.num_cpus or os.cpu_count() or 1)
         kwargs["include_dashboard"] = cfg.ray.include_dashboard
     try:
-        ray.init(address=cfg.ray.address, **kwargs)
+        # ray.address=null means a private local Ray: "local" stops ray.init from joining a
+        # cluster that someone started with `ray start` on this machine (it would then
+        # refuse num_cpus, or run our actors on a stranger's cluster).
+        ray.init(address=cfg.ray.address or "local", **kwargs)
     except ConnectionError as exc:
         raise ConnectionError(f"cannot join Ray at ray.address={cfg.ray.address!r}: {exc}") from exc
     return True
