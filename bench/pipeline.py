@@ -163,7 +163,12 @@ def bench_propagation(overrides: list[str], versions: int, interval_s: float) ->
         tensors, meta = export_for_edge(net)
         store.publish(tag, tensors, meta)
         r = redis.Redis.from_url(server.url)
-        ray.init(num_cpus=os.cpu_count() or 2, include_dashboard=False, log_to_driver=False)
+        ray.init(
+            address="local",
+            num_cpus=os.cpu_count() or 2,
+            include_dashboard=False,
+            log_to_driver=False,
+        )
         try:
             actors = [create_remote_actor(cfg, i, server.url, ns, tag) for i in range(num)]
             refs = [a.run.remote() for a in actors]
