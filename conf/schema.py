@@ -134,6 +134,8 @@ class LearnerConfig:
     device: str = "auto"
     # Learner updates between weight publications.
     publish_interval_updates: int = 50
+    # Weight versions kept per model tag in the store (older ones are dropped).
+    weights_history: int = 8
     # Sampled batches kept ready by the background prefetch thread.
     prefetch_batches: int = 8
     # Learner updates between checkpoints on disk (0: only the final one).
@@ -349,6 +351,7 @@ def validate(cfg: Any) -> None:
         "auto, cpu, cuda or cuda:N",
     )
     _check(cfg, "learner.publish_interval_updates", _pos, ">= 1")
+    _check(cfg, "learner.weights_history", _pos, ">= 1")
     _check(cfg, "learner.prefetch_batches", _pos, ">= 1")
     _check(cfg, "learner.checkpoint_interval_updates", _nonneg, ">= 0")
     _check(cfg, "learner.keep_checkpoints", _pos, ">= 1")

@@ -223,7 +223,12 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
                 min_size_to_sample=table_cfg.min_size_to_sample,
             )
         client.create_table(table_cfg, transition_spec(plain["env"]))
-        store = WeightStore(url, namespace, connect_timeout_s=cfg.replay.connect_timeout_s)
+        store = WeightStore(
+            url,
+            namespace,
+            history=cfg.learner.weights_history,
+            connect_timeout_s=cfg.replay.connect_timeout_s,
+        )
         stack.callback(store.close)
         client.redis.delete(stop_key(namespace))
         last = client.redis.xrevrange(episodes_key(namespace), count=1)
