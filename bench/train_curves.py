@@ -62,7 +62,9 @@ def series(rows: list[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray
     return arr[:, 0], arr[:, 1]
 
 
-def plot(runs: dict[str, list[dict[str, Any]]], out: str | Path, title: str) -> None:
+def plot(
+    runs: dict[str, list[dict[str, Any]]], out: str | Path, title: str, log_y: bool = False
+) -> None:
     """One panel per run: training return (line) and evaluation mean return (dots)."""
     import matplotlib
 
@@ -81,6 +83,8 @@ def plot(runs: dict[str, list[dict[str, Any]]], out: str | Path, title: str) -> 
         ax.set_title(name)
         ax.set_xlabel("wall clock (minutes)")
         ax.set_ylabel("return")
+        if log_y:
+            ax.set_yscale("symlog", linthresh=10.0)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(title)
@@ -152,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dirs", nargs="+", help="run dirs holding metrics.jsonl")
     parser.add_argument("--out", required=True, help="PNG file to write")
     parser.add_argument("--title", default="fsrl training curves")
+    parser.add_argument("--log-y", action="store_true", help="symmetric log scale for returns")
     parser.add_argument("--games", type=int, default=0, help="greedy games of the final policy")
     parser.add_argument("--line-cap", type=int, default=DEFAULT_LINE_CAP)
     parser.add_argument("--json", dest="json_path", help="write the figures as one JSON object")
@@ -159,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
 
     runs = {Path(d).name: read_metrics(d) for d in args.run_dirs}
-    plot(runs, args.out, args.title)
+    plot(runs, args.out, args.title, args.log_y)
     figures: dict[str, Any] = {"plot": str(args.out), "runs": {}}
     print(f"{'run':<20} {'minutes':>8} {'env steps':>11} {'updates':>9} {'best eval':>10}")
     for name, rows in runs.items():
