@@ -377,6 +377,7 @@ def main() -> None:
                 mark = f"{op} {bound}  {'met' if ok else 'MISSED'}"
             print(f"{key:<34} {value:>14,.3f}  {mark}")
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2))
 
 
