@@ -16,6 +16,7 @@ import sys
 import torch
 
 import conf
+from conf.cli import exit_if_help
 from learner.evaluate import env_spaces
 from learner.models import build_q_network, export_for_edge, resolve_arch
 
@@ -47,6 +48,11 @@ def cold_start(cfg: conf.Config, url: str) -> tuple[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    exit_if_help(
+        args,
+        "python -m learner.cold_start model.tag=TAG replay.redis_url=URL [OVERRIDES...]",
+        "Publish version 0 of a new architecture (freshly initialised weights) under model.tag.",
+    )
     cfg = conf.load_config(args)
     logging.basicConfig(level=cfg.logging.level)
     if cfg.replay.redis_url is None:

@@ -153,9 +153,15 @@ def main(argv: list[str] | None = None) -> int:
     from rich.table import Table
 
     import conf
+    from conf.cli import exit_if_help
     from replay.weights import WeightStore
 
     args = list(sys.argv[1:] if argv is None else argv)
+    exit_if_help(
+        args,
+        "python -m learner.evaluate model.tag=TAG replay.redis_url=URL [+versions=[3,7]] [OVERRIDES...]",
+        "Evaluate stored versions of model.tag greedily on fixed seeds and print a leaderboard.",
+    )
     versions = None
     rest = []
     for a in args:
