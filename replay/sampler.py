@@ -45,6 +45,8 @@ _INDEX_BATCH_CHUNKS = 2048
 
 
 _POW10 = 10 ** np.arange(1, 19, dtype=np.int64)
+_F32_TINY = float(np.finfo(np.float32).tiny)
+_F32_MAX = float(np.finfo(np.float32).max)
 
 
 def _digits(x: np.ndarray) -> np.ndarray:
@@ -71,11 +73,16 @@ class ReplaySampler:
     """Samples transitions from one table.
 
     Promises: with ``prioritized=True`` transition i is drawn with probability
-    ``p_i^alpha / sum_j p_j^alpha`` where ``p_i = priority_i + priority_eps``, and its
-    importance weight is ``(N * P(i))^-beta / max_j (N * P(j))^-beta``; otherwise draws
-    are uniform with weight 1. :meth:`sample` blocks while the rate limiter says so (up
-    to ``timeout_ms``, then :class:`ReplayTimeoutError`); malformed chunks are counted
-    (``replay/malformed_chunks``) and never served; evicted transitions are never served.
+    ``p_i^alpha / sum_j p_j^alpha`` where ``p_i = priority_i + priority_eps`` (so a
+    priority of 0 still leaves ``priority_eps``; with ``priority_eps=0`` it makes the
+    transition undrawable), and its importance weight is
+    ``(N * P(i))^-beta / max_j (N * P(j))^-beta`` over the live j with ``P(j) > 0``:
+    always finite and in (0, 1]; no draw ever has probability 0. Otherwise draws are
+    uniform with weight 1. Priorities that are NaN, infinite, negative or beyond float32
+    are refused with a ValueError naming the first offender. :meth:`sample` blocks while
+    the rate limiter says so (up to ``timeout_ms``, then :class:`ReplayTimeoutError`);
+    malformed chunks are counted (``replay/malformed_chunks``) and never served; evicted
+    transitions are never served.
     Thread-safe (one lock), though one thread per sampler is the intended use.
     """
 
@@ -250,9 +257,13 @@ class ReplaySampler:
         return header
 
     def _weights_of(self, priorities: np.ndarray) -> np.ndarray:
+        """Sum-tree weights ``(priority + eps)^alpha`` of validated (finite, >= 0)
+        priorities; a positive base never rounds to a zero weight."""
         if not self.prioritized:
             return np.ones(priorities.shape[0], dtype=np.float64)
-        return (np.abs(priorities.astype(np.float64)) + self.priority_eps) ** self.alpha
+        base = priorities.astype(np.float64) + self.priority_eps
+        w = base**self.alpha
+        return np.where(base > 0, np.maximum(w, np.finfo(np.float64).tiny), w)
 
     # ------------------------------------------------------------------ sampling
     def sample(self, batch_size: int, timeout_ms: int | None = None) -> SampleBatch:
@@ -293,6 +304,7 @@ class ReplaySampler:
         positions = self._tree.sample(batch_size, self._rng)
         records: np.ndarray | None = None
         todo = np.arange(batch_size)
+        drawn_seqs: np.ndarray | None = None  # chunk of each draw, once a redraw may be due
         while True:
             reply = self._fetch(positions[todo])
             if reply is None:
@@ -304,21 +316,38 @@ class ReplaySampler:
                 break
             if records is None:
                 records = np.empty(batch_size, dtype=self.spec.record_dtype)
+                drawn_seqs = self._pos_seq[positions]
+            assert drawn_seqs is not None
             ok = np.ones(todo.size, dtype=bool)
             ok[np.asarray(missing, dtype=np.int64)] = False
             records[todo[ok]] = got[ok]
             todo = todo[~ok]
             if not todo.size:
                 break
-            # Evicted since our last look: apply the news, then redraw just those.
+            # Evicted since our last look: apply the news, then redraw those. The news
+            # may also evict chunks whose records this batch already read (a writer ran
+            # between our reads and the gate): their leaves are now 0, so they are
+            # redrawn as well — serving them would hand out probability-0 draws (and
+            # infinite importance weights) of transitions already gone.
             if not self._apply_index(*index_part) or self._count == 0:
                 return None
+            gone = (self._c_seq[drawn_seqs % self._P] != drawn_seqs) | (
+                self._tree.get(positions) <= 0
+            )
+            gone[todo] = True
+            todo = np.flatnonzero(gone)
             positions[todo] = self._tree.sample(todo.size, self._rng)
+            drawn_seqs[todo] = self._pos_seq[positions[todo]]
         total = self._tree.total
-        probs = self._tree.get(positions) / total
+        leaves = self._tree.get(positions)
+        probs = leaves / total
         if self.prioritized:
-            max_w = (self._count * self._tree.min() / total) ** (-self.beta)
-            weights = ((self._count * probs) ** (-self.beta) / max_w).astype(np.float32)
+            # (N P_i)^-b / max_j (N P_j)^-b = (w_min / w_i)^b with w_min the smallest
+            # positive live leaf: N and the total cancel, and every drawn leaf is >= w_min
+            # > 0, so the ratio lies in (0, 1]; the clip keeps float32 from rounding it
+            # to 0 (or past 1).
+            ratio = self._tree.min() / leaves
+            weights = np.clip(ratio**self.beta, _F32_TINY, 1.0).astype(np.float32)
         else:
             weights = np.ones(batch_size, dtype=np.float32)
         ids = (self._pos_seq[positions] << ROW_BITS) | self._pos_row[positions]
@@ -439,9 +468,13 @@ class ReplaySampler:
         prio = np.asarray(priorities, dtype=np.float64).reshape(-1)
         if ids.shape != prio.shape:
             raise ValueError(f"ids {ids.shape} and priorities {prio.shape} differ in shape")
-        if not np.all(np.isfinite(prio)) or np.any(prio < 0):
+        bad = ~(np.isfinite(prio) & (prio >= 0) & (prio <= _F32_MAX))
+        if bad.any():  # beyond float32 would be stored as inf and poison the chunk
+            i = int(np.argmax(bad))
             raise ValueError(
-                f"priorities must be finite and >= 0, got min {prio.min()} max {prio.max()}"
+                f"priorities must be finite, >= 0 and <= {_F32_MAX:.4g} (float32): "
+                f"index {i} (id {int(ids[i])}) is {float(prio[i])!r} ({int(bad.sum())} bad of "
+                f"{prio.size}); nothing was updated"
             )
         if not self.prioritized or ids.size == 0:
             return 0

@@ -10,9 +10,10 @@ import numpy as np
 
 
 class SumTree:
-    """Leaves hold non-negative weights; :meth:`sample` draws leaves with probability
-    ``weight / total`` (stratified over the batch), :meth:`min` is the smallest positive
-    weight. Capacity is fixed at construction."""
+    """Leaves hold finite non-negative weights; :meth:`sample` draws leaves with
+    probability ``weight / total`` (stratified over the batch) and never returns a leaf of
+    weight 0, whatever the float round-off; :meth:`min` is the smallest positive weight.
+    Capacity is fixed at construction; NaN, infinite or negative weights are refused."""
 
     def __init__(self, capacity: int) -> None:
         if capacity < 1:
@@ -43,9 +44,16 @@ class SumTree:
         pos = np.asarray(positions, dtype=np.int64)
         if pos.size == 0:
             return
-        w = np.asarray(weights, dtype=np.float64)
+        w = np.broadcast_to(np.asarray(weights, dtype=np.float64), pos.shape)
         if pos.min() < 0 or pos.max() >= self.capacity:
             raise IndexError(f"SumTree positions must lie in [0, {self.capacity})")
+        bad = ~(np.isfinite(w) & (w >= 0))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(
+                f"SumTree weights must be finite and >= 0: position {int(pos[i])} got "
+                f"{float(w[i])!r} ({int(bad.sum())} bad of {pos.size})"
+            )
         idx = pos + self._leaves
         self._sum[idx] = w
         self._min[idx] = np.where(w > 0, w, np.inf)
@@ -68,21 +76,24 @@ class SumTree:
         if not total > 0:
             raise ValueError("cannot sample from an empty SumTree")
         u = (np.arange(batch_size) + rng.random(batch_size)) * (total / batch_size)
-        idx = self._descend(u)
-        bad = self._sum[idx + self._leaves] <= 0  # float round-off at the right edge
-        while bad.any():
-            idx[bad] = self._descend(rng.random(int(bad.sum())) * total)
-            bad = self._sum[idx + self._leaves] <= 0
-        return idx
+        return self._descend_live(u)
 
-    def _descend(self, u: np.ndarray) -> np.ndarray:
-        u = u.copy()
+    def _descend_live(self, u: np.ndarray) -> np.ndarray:
+        """Prefix-sum search that only ever enters subtrees of positive weight.
+
+        Round-off can leave ``u`` at or past the weight of everything to its right (a
+        draw ``u == total``, or the residue after subtracting left sums); the plain search
+        then walks into zero leaves (evicted slots, the padding). Here a step goes right
+        only if the right child has weight, and left whenever the left one has none, so
+        from a positive root every step stays in a positive subtree: a zero leaf cannot
+        be reached (a sum of non-negative numbers is positive only if one of them is)."""
+        u = np.array(u, dtype=np.float64)
         idx = np.ones(u.shape[0], dtype=np.int64)
         s = self._sum
         for _ in range(self._depth):
             left = 2 * idx
             lv = s[left]
-            right = u >= lv
+            right = ((u >= lv) & (s[left + 1] > 0)) | (lv <= 0)
             u -= np.where(right, lv, 0.0)
             idx = left + right
         return idx - self._leaves
