@@ -208,6 +208,11 @@ class TetrisCore:
         self._a_topoff = np.where(bottom >= 0, topoff, topoff[..., :1]).astype(np.int16)
         self._colidx = np.minimum(cols[:, None] + np.arange(4)[None, :], W - 1)  # (W, 4)
         self._eye = np.eye(NUM_PIECES, dtype=np.uint8)
+        # Python-int copies of the same tables for move_one() (one board, no numpy calls).
+        self.cells_py: list[list[list[list[int]]]] = CELLS.tolist()
+        self._cell_flat_py: list[list[list[int]]] = self._cell_flat.tolist()
+        self._kicks_py: list[list[list[list[list[int]]]]] = KICKS.tolist()
+        self._views: dict[int, memoryview] = {}
 
     # ------------------------------------------------------------------ pieces
     def _draw_bags(self, b: int, num_bags: int) -> np.ndarray:
@@ -458,6 +463,84 @@ class TetrisCore:
             reward[~lock] += points[~lock]
             self.score[rows[~lock]] += points[~lock]
         return reward, cleared
+
+    def _fits_one(self, cells_flat: memoryview, p: int, r: int, x: int, y: int) -> bool:
+        """:meth:`_fits` for one position of one board, on a view of its padded cells."""
+        base = y * self._pw + x
+        c0, c1, c2, c3 = self._cell_flat_py[p][r]
+        return not (
+            cells_flat[base + c0]
+            or cells_flat[base + c1]
+            or cells_flat[base + c2]
+            or cells_flat[base + c3]
+        )
+
+    def move_one(self, b: int, action: int) -> tuple[float, int]:
+        """:meth:`move` for a single board ``b`` and a single valid action (an int).
+
+        The same transition as ``move(np.array([b]), np.array([action]))`` (the tests
+        check it step by step) without per-call numpy overhead: the collision tests read
+        the board through a memoryview of the padded cells, and locking goes through the
+        shared :meth:`_lock`. Returns (reward, lines cleared).
+        """
+        view = self._views.get(b)
+        if view is None:
+            view = self._views[b] = memoryview(self._flat[b])
+        fits = self._fits_one
+        p = int(self.piece[b])
+        r = int(self.rot[b])
+        x = int(self.x[b])
+        y = int(self.y[b])
+        points = 0
+        lock = False
+        if action in (LEFT, RIGHT):
+            nx = x + (1 if action == RIGHT else -1)
+            if fits(view, p, r, nx, y):
+                x = nx
+        elif action in (ROTATE_CW, ROTATE_CCW):
+            d = 1 if action == ROTATE_CCW else 0
+            to = (r + 1 - 2 * d) % 4
+            for dy, dx in self._kicks_py[p][r][d]:
+                if fits(view, p, to, x + dx, y + dy):
+                    r, x, y = to, x + dx, y + dy
+                    break
+        elif action == SOFT_DROP:
+            if fits(view, p, r, x, y + 1):
+                y += 1
+                points += 1
+            else:
+                lock = True
+        elif action == HARD_DROP:
+            landing = y
+            while landing < self.height and fits(view, p, r, x, landing + 1):
+                landing += 1
+            points += 2 * (landing - y)
+            y = landing
+            lock = True
+
+        if self.gravity_interval and not lock:
+            count = int(self.gravity_count[b]) + 1
+            due = count >= self.gravity_interval
+            self.gravity_count[b] = 0 if due else count
+            if due:
+                if fits(view, p, r, x, y + 1):
+                    y += 1
+                else:
+                    lock = True
+
+        self.rot[b] = r
+        self.x[b] = x
+        self.y[b] = y
+        if lock:
+            rows = np.array([b])
+            reward, cleared = self._lock(
+                rows, np.array([p]), np.array([r]), np.array([x]), np.array([y]), np.array([points])
+            )
+            return float(reward[0]), int(cleared[0])
+        if self.rewards.scheme == "score":
+            self.score[b] += points
+            return float(points), 0
+        return 0.0, 0
 
     # ------------------------------------------------------------------ observations
     def boards_visible(self, rows: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from envs.tetris.core import NUM_MOVE_ACTIONS
 from envs.tetris.game import TetrisGame
 from envs.tetris.render import HumanWindow, rgb_frame
 
@@ -128,9 +129,12 @@ class TetrisEnv(gym.Env):
         return _first(self.game.observe(_ROW0)), _first(self.game.info(_ROW0))
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
-        if self.game.core.game_over[0]:
+        core = self.game.core
+        if core.game_over[0]:
             raise RuntimeError("step() after the game ended: call reset() first")
-        acts = self.game.check_actions(np.reshape(np.asarray(action), (1,)), 1)
+        if self.game.mode == "moves":
+            return self._step_move(action)
+        acts = self._check_one(action)
         reward, terminated, info = self.game.step(_ROW0, acts)
         if self.render_mode == "human":
             self.render()
@@ -143,6 +147,30 @@ class TetrisEnv(gym.Env):
             False,
             info,
         )
+
+    def _check_one(self, action: Any) -> np.ndarray:
+        arr = np.asarray(action)
+        if arr.size != 1:
+            raise ValueError(f"expected 1 integer action, got {action!r}")
+        return self.game.check_actions(arr.reshape(1), 1)
+
+    def _step_move(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """Per-move step through the core's single-board path (same rules, see
+        :meth:`~envs.tetris.core.TetrisCore.move_one`), same results as the batched one."""
+        if type(action) is not int or not 0 <= action < NUM_MOVE_ACTIONS:
+            action = int(self._check_one(action)[0])
+        core = self.game.core
+        reward, cleared = core.move_one(0, action)
+        if self.render_mode == "human":
+            self.render()
+        info = {
+            "lines": core.lines[0],
+            "score": core.score[0],
+            "pieces": core.pieces[0],
+            "lines_cleared": np.int64(cleared),
+            "invalid_action": False,
+        }
+        return self.game.observe_one(0), reward, bool(core.game_over[0]), False, info
 
     def render(self) -> Any:
         core = self.game.core

@@ -132,6 +132,29 @@ class TetrisGame:
         n = rows.size
         return np.concatenate([v.reshape(n, -1) for v in obs.values()], axis=1)
 
+    def observe_one(self, b: int) -> dict[str, np.ndarray] | np.ndarray:
+        """``observe`` of the single board ``b`` without the batch axis (fresh arrays)."""
+        c = self.core
+        hidden = c.hidden_rows
+        obs: dict[str, np.ndarray] = {"board": c.board[b, hidden:].copy()}
+        if self.mode == "moves":
+            active = np.zeros((c.height, c.width), dtype=np.uint8)
+            y, x = int(c.y[b]), int(c.x[b])
+            for cr, cc in c.cells_py[int(c.piece[b])][int(c.rot[b])]:
+                active[y + cr, x + cc] = 1
+            obs["active"] = active[hidden:]
+        obs["piece"] = c._eye[int(c.piece[b])].copy()
+        if c.preview:
+            pos = int(c.seq_pos[b])
+            obs["preview"] = c._eye[c.seq[b, pos : pos + c.preview]]
+        if self.mode == "placement":
+            obs["action_mask"] = c.mask[b].view(np.uint8).copy()
+            if self.with_features:
+                obs["candidate_features"] = c.candidate_features(np.array([b]))[0]
+        if self.obs_type == "dict":
+            return obs
+        return np.concatenate([v.ravel() for v in obs.values()])
+
     def info(self, rows: np.ndarray) -> dict[str, np.ndarray]:
         c = self.core
         out = {
