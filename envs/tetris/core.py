@@ -45,6 +45,38 @@ _GUIDELINE_LINE_SCORE = np.array([0, 100, 300, 500, 800], dtype=np.int64)
 _PAD_ROWS = 6  # filled rows above the top and below the floor
 _PAD_COLS = 5  # filled columns left and right
 
+
+def _build_move_tries() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The per-move input rules as one table, read by both :meth:`TetrisCore.move` and
+    :meth:`TetrisCore.move_one`.
+
+    For piece p in rotation r, input a turns the piece to ``MOVE_TO[p, r, a]`` and tries
+    the box offsets ``MOVE_TRIES[p, r, a, :MOVE_NUM_TRIES[p, r, a]]`` (drow, dcol) in
+    order; the first one that fits is taken. Shifts try one offset, rotations the five
+    SRS kicks, a soft drop one row down; no-op and hard drop try none (the hard drop is
+    the drop to the lowest free row).
+    """
+    to = np.zeros((NUM_PIECES, 4, NUM_MOVE_ACTIONS), dtype=np.int64)
+    tries = np.zeros((NUM_PIECES, 4, NUM_MOVE_ACTIONS, 5, 2), dtype=np.int64)
+    num = np.zeros((NUM_PIECES, 4, NUM_MOVE_ACTIONS), dtype=np.int64)
+    for p in range(NUM_PIECES):
+        for r in range(4):
+            to[p, r] = r
+            for a, off in ((LEFT, (0, -1)), (RIGHT, (0, 1)), (SOFT_DROP, (1, 0))):
+                tries[p, r, a, 0] = off
+                num[p, r, a] = 1
+            for a, d, turn in ((ROTATE_CW, 0, 1), (ROTATE_CCW, 1, -1)):
+                to[p, r, a] = (r + turn) % 4
+                tries[p, r, a] = KICKS[p, r, d]
+                num[p, r, a] = 5
+    return to, tries, num
+
+
+MOVE_TO, MOVE_TRIES, MOVE_NUM_TRIES = _build_move_tries()
+# What a move earns when it succeeds, and whether it locks the piece when all tries fail.
+MOVE_POINTS = np.array([0, 0, 0, 0, 0, 1, 0], dtype=np.int64)
+MOVE_LOCKS_IF_BLOCKED = np.array([0, 0, 0, 0, 0, 1, 0], dtype=bool)
+
 FEATURE_NAMES_BASE = (
     "lines_cleared/4",
     "holes/W",
@@ -213,6 +245,18 @@ class TetrisCore:
         self._cell_flat_py: list[list[list[int]]] = self._cell_flat.tolist()
         self._kicks_py: list[list[list[list[list[int]]]]] = KICKS.tolist()
         self._views: dict[int, memoryview] = {}
+        self._try_counts = [int(k) for k in np.unique(MOVE_NUM_TRIES) if k]
+        self._move_to_py: list[list[list[int]]] = MOVE_TO.tolist()
+        self._move_tries_py = [
+            [
+                [MOVE_TRIES[p, r, a, : MOVE_NUM_TRIES[p, r, a]].tolist() for a in range(7)]
+                for r in range(4)
+            ]
+            for p in range(NUM_PIECES)
+        ]
+        self._move_points_py: list[int] = MOVE_POINTS.tolist()
+        self._move_locks_py: list[bool] = MOVE_LOCKS_IF_BLOCKED.tolist()
+        self._full_row = b"\x01" * W
 
     # ------------------------------------------------------------------ pieces
     def _draw_bags(self, b: int, num_bags: int) -> np.ndarray:
@@ -226,11 +270,15 @@ class TetrisCore:
         nxt = self.seq[rows, pos]
         self.seq_pos[rows] = pos + 1
         for b in rows[pos + 1 >= self._refill_at]:  # rare: once per ~112 pieces a board
-            tail = self.seq[b, self._refill_at :].copy()
-            self.seq[b, : tail.size] = tail
-            self.seq[b, tail.size :] = self._draw_bags(int(b), _BAGS_PER_DRAW)
-            self.seq_pos[b] -= self._refill_at
+            self._refill(int(b))
         return nxt
+
+    def _refill(self, b: int) -> None:
+        """Shift board b's queue left by ``_refill_at`` and append fresh bags."""
+        tail = self.seq[b, self._refill_at :].copy()
+        self.seq[b, : tail.size] = tail
+        self.seq[b, tail.size :] = self._draw_bags(b, _BAGS_PER_DRAW)
+        self.seq_pos[b] -= self._refill_at
 
     def preview_pieces(self, rows: np.ndarray) -> np.ndarray:
         """(n, preview) ids of the next pieces, nearest first."""
@@ -351,20 +399,23 @@ class TetrisCore:
         self.top[rows[:, None], cols] = np.minimum(tops, y[:, None] + self._lock_topoff[p, r])
         self.pieces[rows] += 1
         cleared = self._clear_lines(rows, y[:, None] + CELLS[p, r, :, 0])
-        level = 1 + self.lines[rows] // 10
-        line_score = _GUIDELINE_LINE_SCORE[cleared] * level
-        self.score[rows] += line_score + drop_points
+        gained, reward = self._lock_score(cleared, self.lines[rows], drop_points)
+        self.score[rows] += gained
         self.lines[rows] += cleared
-        cfg = self.rewards
-        if cfg.scheme == "lines":
+        out = self._spawn(rows)
+        if out.size and self.rewards.game_over_penalty:
+            reward[np.isin(rows, out)] += self.rewards.game_over_penalty
+        return reward, cleared
+
+    def _lock_score(self, cleared, lines_before, drop_points):
+        """(score gained, reward before the game-over term) of locks that cleared
+        ``cleared`` rows: arrays of any length, or plain ints for one board."""
+        line_score = _GUIDELINE_LINE_SCORE[cleared] * (1 + lines_before // 10)
+        if self.rewards.scheme == "lines":
             reward = self._line_table[cleared]
         else:
-            reward = (line_score + drop_points).astype(np.float64)
-        reward = reward + cfg.piece_reward
-        out = self._spawn(rows)
-        if out.size and cfg.game_over_penalty:
-            reward[np.isin(rows, out)] += cfg.game_over_penalty
-        return reward, cleared
+            reward = np.asarray(line_score + drop_points, dtype=np.float64)
+        return line_score + drop_points, reward + self.rewards.piece_reward
 
     def _clear_lines(self, rows: np.ndarray, piece_rows: np.ndarray) -> np.ndarray:
         """Remove full rows; only the rows the piece just filled (n, 4) can be full."""
@@ -403,34 +454,26 @@ class TetrisCore:
         lock = np.zeros(n, dtype=bool)
 
         present = np.bincount(actions, minlength=NUM_MOVE_ACTIONS)  # skip absent branches
-        if present[LEFT] or present[RIGHT]:
-            dx = (actions == RIGHT).astype(np.int64) - (actions == LEFT)
-            s = np.flatnonzero(dx)
-            ok = self._fits(rows[s], p[s], r[s], x[s] + dx[s], y[s])
-            x[s[ok]] += dx[s[ok]]
-
-        if present[ROTATE_CW] or present[ROTATE_CCW]:
-            s = np.flatnonzero((actions == ROTATE_CW) | (actions == ROTATE_CCW))
-            d = (actions[s] == ROTATE_CCW).astype(np.int64)
-            to = (r[s] + 1 - 2 * d) % 4
-            kicks = KICKS[p[s], r[s], d]  # (m, 5, 2)
-            ys = y[s, None] + kicks[:, :, 0]
-            xs = x[s, None] + kicks[:, :, 1]
-            ok = self._fits(rows[s], p[s], to, xs, ys)  # (m, 5)
+        num = MOVE_NUM_TRIES[p, r, actions]
+        for k in self._try_counts:  # shifts, rotations, soft drops: first fitting try
+            s = np.flatnonzero(num == k)  # rows whose input has k tries
+            if not s.size:
+                continue
+            a = actions[s]
+            to = MOVE_TO[p[s], r[s], a]
+            tries = MOVE_TRIES[p[s], r[s], a, :k]  # (m, k, 2)
+            ys = y[s, None] + tries[:, :, 0]
+            xs = x[s, None] + tries[:, :, 1]
+            ok = self._fits(rows[s], p[s], to, xs, ys)  # (m, k)
             first = ok.argmax(axis=1)
-            turned = ok.any(axis=1)
-            t = s[turned]
-            pick = first[turned]
-            r[t] = to[turned]
-            y[t] = ys[turned, pick]
-            x[t] = xs[turned, pick]
-
-        if present[SOFT_DROP]:
-            s = np.flatnonzero(actions == SOFT_DROP)
-            ok = self._fits(rows[s], p[s], r[s], x[s], y[s] + 1)
-            y[s[ok]] += 1
-            points[s[ok]] += 1
-            lock[s[~ok]] = True
+            moved = ok.any(axis=1)
+            t = s[moved]
+            pick = first[moved]
+            r[t] = to[moved]
+            y[t] = ys[moved, pick]
+            x[t] = xs[moved, pick]
+            points[t] += MOVE_POINTS[a[moved]]
+            lock[s[~moved]] = MOVE_LOCKS_IF_BLOCKED[a[~moved]]
 
         if present[HARD_DROP]:
             s = np.flatnonzero(actions == HARD_DROP)
@@ -493,26 +536,19 @@ class TetrisCore:
         y = int(self.y[b])
         points = 0
         lock = False
-        if action in (LEFT, RIGHT):
-            nx = x + (1 if action == RIGHT else -1)
-            if fits(view, p, r, nx, y):
-                x = nx
-        elif action in (ROTATE_CW, ROTATE_CCW):
-            d = 1 if action == ROTATE_CCW else 0
-            to = (r + 1 - 2 * d) % 4
-            for dy, dx in self._kicks_py[p][r][d]:
+        tries = self._move_tries_py[p][r][action]
+        if tries:  # the first fitting try of the shared table (see _build_move_tries)
+            to = self._move_to_py[p][r][action]
+            for dy, dx in tries:
                 if fits(view, p, to, x + dx, y + dy):
                     r, x, y = to, x + dx, y + dy
+                    points += self._move_points_py[action]
                     break
-        elif action == SOFT_DROP:
-            if fits(view, p, r, x, y + 1):
-                y += 1
-                points += 1
             else:
-                lock = True
+                lock = self._move_locks_py[action]
         elif action == HARD_DROP:
             landing = y
-            while landing < self.height and fits(view, p, r, x, landing + 1):
+            while fits(view, p, r, x, landing + 1):
                 landing += 1
             points += 2 * (landing - y)
             y = landing
@@ -532,15 +568,59 @@ class TetrisCore:
         self.x[b] = x
         self.y[b] = y
         if lock:
-            rows = np.array([b])
-            reward, cleared = self._lock(
-                rows, np.array([p]), np.array([r]), np.array([x]), np.array([y]), np.array([points])
-            )
-            return float(reward[0]), int(cleared[0])
+            return self._lock_one(b, view, p, r, x, y, points)
         if self.rewards.scheme == "score":
             self.score[b] += points
             return float(points), 0
         return 0.0, 0
+
+    def _lock_one(
+        self, b: int, view: memoryview, p: int, r: int, x: int, y: int, drop_points: int
+    ) -> tuple[float, int]:
+        """:meth:`_lock` for one board (plain ints); clears rows through the shared
+        :meth:`_clear_lines` and scores through the shared :meth:`_lock_score`."""
+        base = y * self._pw + x
+        for off in self._cell_flat_py[p][r]:
+            view[base + off] = 1
+        top = self.top[b]
+        cell_rows = []
+        for cr, cc in self.cells_py[p][r]:
+            if y + cr < top[x + cc]:
+                top[x + cc] = y + cr
+            cell_rows.append(y + cr)
+        self.pieces[b] += 1
+        cleared = 0
+        W = self.width
+        for row in cell_rows:
+            start = (row + _PAD_ROWS) * self._pw + _PAD_COLS
+            if view[start : start + W] == self._full_row:
+                cleared = int(self._clear_lines(np.array([b]), np.array([cell_rows]))[0])
+                break
+        gained, reward = self._lock_score(cleared, int(self.lines[b]), drop_points)
+        self.score[b] += gained
+        self.lines[b] += cleared
+        if self._spawn_one(b, view) and self.rewards.game_over_penalty:
+            reward = reward + self.rewards.game_over_penalty
+        return float(reward), cleared
+
+    def _spawn_one(self, b: int, view: memoryview) -> bool:
+        """:meth:`_spawn` for one board; returns whether it topped out."""
+        if self.placements:
+            return bool(self._spawn(np.array([b])).size)
+        pos = int(self.seq_pos[b])
+        piece = int(self.seq[b, pos])
+        self.seq_pos[b] = pos + 1
+        if pos + 1 >= self._refill_at:
+            self._refill(b)
+        self.piece[b] = piece
+        self.rot[b] = 0
+        self.x[b] = self.spawn_x
+        self.y[b] = self.spawn_y
+        self.gravity_count[b] = 0
+        blocked = not self._fits_one(view, piece, 0, self.spawn_x, self.spawn_y)
+        if blocked:
+            self.game_over[b] = True
+        return blocked
 
     # ------------------------------------------------------------------ observations
     def boards_visible(self, rows: np.ndarray) -> np.ndarray:
