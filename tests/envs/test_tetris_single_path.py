@@ -9,6 +9,24 @@ import pytest
 from gymnasium.utils import seeding
 
 from envs.tetris import TetrisEnv, TetrisGame
+from envs.tetris.core import (
+    HARD_DROP,
+    LEFT,
+    MOVE_NUM_TRIES,
+    MOVE_TO,
+    MOVE_TRIES,
+    NOOP,
+    RIGHT,
+    ROTATE_CCW,
+    ROTATE_CW,
+    SOFT_DROP,
+    TetrisCore,
+    TetrisRewardConfig,
+)
+from envs.tetris.pieces import NUM_PIECES
+from tests.envs.test_tetris_rules import KICK_CASES, _core, _fill, _random_board, _set_piece
+
+ROW0 = np.zeros(1, dtype=np.int64)
 
 CONFIGS = [
     {},
@@ -111,3 +129,81 @@ def test_single_env_observations_are_fresh_arrays() -> None:
         _equal_obs(obs, want)
         assert obs["active"].sum() <= 4 and obs["piece"].sum() == 1
     assert np.array_equal(env.game.core._eye, np.eye(7, dtype=np.uint8))
+
+
+@pytest.mark.parametrize(("name", "start", "action", "blocked", "expected"), KICK_CASES)
+def test_move_one_kicks_and_shifts(name, start, action, blocked, expected) -> None:
+    """The guideline kick cases of the rules tests, played through the one-board path."""
+    core = _core()
+    _fill(core, blocked)
+    _set_piece(core, name, *start)
+    core.move_one(0, action)
+    assert (int(core.rot[0]), int(core.x[0]), int(core.y[0])) == expected
+
+
+def test_move_table_follows_the_inputs() -> None:
+    """Shifts try one column, a soft drop one row, rotations the five SRS kicks of the
+    quarter turn (the null offset first); no-op and hard drop try nothing."""
+    for p in range(NUM_PIECES):
+        for r in range(4):
+            for a, off in ((LEFT, [0, -1]), (RIGHT, [0, 1]), (SOFT_DROP, [1, 0])):
+                assert MOVE_NUM_TRIES[p, r, a] == 1 and MOVE_TO[p, r, a] == r
+                assert MOVE_TRIES[p, r, a, 0].tolist() == off
+            for a in (NOOP, HARD_DROP):
+                assert MOVE_NUM_TRIES[p, r, a] == 0
+            for a, turn in ((ROTATE_CW, 1), (ROTATE_CCW, -1)):
+                assert MOVE_NUM_TRIES[p, r, a] == 5 and MOVE_TO[p, r, a] == (r + turn) % 4
+                assert MOVE_TRIES[p, r, a, 0].tolist() == [0, 0]
+    # T, 0 -> R: (0,0), (-1,0), (-1,+1), (0,-2), (-1,-2) as (x, y up) in the guideline.
+    assert MOVE_TRIES[2, 0, ROTATE_CW].tolist() == [[0, 0], [0, -1], [-1, -1], [2, 0], [2, -1]]
+
+
+@pytest.mark.parametrize("scheme", ["lines", "score"])
+def test_move_one_equals_move_on_cluttered_boards(scheme: str) -> None:
+    """From random cluttered boards and random free piece positions, every input gives
+    the same state, reward and lines through ``move_one`` and through ``move``."""
+    rng = np.random.default_rng(7)
+    rewards = TetrisRewardConfig(scheme=scheme, piece_reward=0.25, game_over_penalty=-3.0)
+    tried = locks = clears = 0
+    while tried < 400:
+        board = _random_board(rng, max_height=int(rng.integers(4, 21)))
+        if rng.random() < 0.5:  # a well: rows full but for one column, ready to clear
+            depth = int(rng.integers(1, 5))
+            board[-depth:] = 1
+            board[-depth:, int(rng.integers(10))] = 0
+        p, r = int(rng.integers(NUM_PIECES)), int(rng.integers(4))
+        x, y = int(rng.integers(-2, 10)), int(rng.integers(0, 20))
+        action = HARD_DROP if rng.random() < 0.4 else int(rng.integers(7))
+        gravity = int(rng.integers(0, 3))
+        cores = []
+        for _ in range(2):
+            core = TetrisCore(1, gravity_interval=gravity, rewards=rewards, placements=False)
+            core.reset_rows(ROW0, [np.random.default_rng(3)])
+            core.board[0] = board
+            core.recompute_tops(ROW0)
+            core.piece[0], core.rot[0], core.x[0], core.y[0] = p, r, x, y
+            cores.append(core)
+        if not cores[0]._fits(ROW0, np.array([p]), np.array([r]), np.array([x]), np.array([y]))[0]:
+            continue
+        tried += 1
+        reward, cleared = cores[0].move(ROW0, np.array([action]))
+        reward_one, cleared_one = cores[1].move_one(0, action)
+        assert reward_one == reward[0] and cleared_one == cleared[0]
+        locks += int(cores[0].pieces[0])
+        clears += int(cleared[0])
+        for name in (
+            "piece",
+            "rot",
+            "x",
+            "y",
+            "gravity_count",
+            "seq_pos",
+            "game_over",
+            "score",
+            "lines",
+            "pieces",
+            "top",
+            "board",
+        ):
+            assert np.array_equal(getattr(cores[0], name), getattr(cores[1], name)), name
+    assert locks > 100 and clears >= 5  # locking and clearing really ran
