@@ -6,6 +6,8 @@ median of ``--repeats`` timed windows of ``--seconds``; each round times every c
 a peer right before the cases compared with it, and a ratio is the median over rounds of
 ours / peer within the round, so both sides see the same machine load. All agents play uniformly random
 (legal, where a mask exists) actions, drawn the same way for us and the peer.
+Single envs come from ``gym.make`` (with the wrappers it adds); the ``_raw`` per-move
+rows time the env classes alone (``.unwrapped``), ours and the peer's alike.
 
     python bench/envs.py                       # table
     python bench/envs.py --json out/envs.json  # + the same figures as JSON
@@ -83,8 +85,12 @@ def ours_batched_placement(num_envs: int, features: bool) -> Stepper:
     return step
 
 
-def ours_single(env_id: str, num_actions: int) -> Stepper:
+def ours_single(env_id: str, num_actions: int, raw: bool = False) -> Stepper:
+    """``gym.make`` (TimeLimit, OrderEnforcing, PassiveEnvChecker) or, with ``raw``,
+    the env class alone."""
     env = gym.make(env_id)
+    if raw:
+        env = env.unwrapped
     env.reset(seed=0)
     actions = np.random.default_rng(0).integers(0, num_actions, 4096).tolist()
     state = {"i": 0}
@@ -115,10 +121,13 @@ def ours_batched(env_id: str, num_envs: int, num_actions: int) -> Stepper:
 
 
 # ------------------------------------------------------------------ peers
-def peer_tetris_moves() -> Stepper:
-    import tetris_gymnasium  # noqa: F401  (registers the id)
+def peer_tetris_moves(raw: bool = False) -> Stepper:
+    """``gym.make`` (OrderEnforcing, PassiveEnvChecker) or, with ``raw``, the class."""
+    import tetris_gymnasium.envs  # noqa: F401  (registers the id)
 
     env = gym.make("tetris_gymnasium/Tetris")
+    if raw:
+        env = env.unwrapped
     env.reset(seed=0)
     num_actions = int(getattr(env.action_space, "n", 8))
     actions = np.random.default_rng(0).integers(0, num_actions, 4096).tolist()
@@ -198,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         "peer_tetris_gymnasium_moves": peer_tetris_moves,
         "tetris_moves_single": lambda: ours_single("fsrl/Tetris-v0", 7),
         "tetris_moves_batched": lambda: ours_batched("fsrl/Tetris-v0", tb, 7),
+        "peer_tetris_gymnasium_moves_raw": lambda: peer_tetris_moves(raw=True),
+        "tetris_moves_single_raw": lambda: ours_single("fsrl/Tetris-v0", 7, raw=True),
         "peer_gym_snake": peer_snake,
         "snake_single": lambda: ours_single("fsrl/Snake-v0", 4),
         "snake_batched": lambda: ours_batched("fsrl/Snake-v0", sb, 4),
@@ -240,6 +251,11 @@ def main(argv: list[str] | None = None) -> int:
         "peer_tetris_gymnasium_grouped",
     )
     ratio("tetris_moves_vs_peer_ratio", "tetris_moves_single", "peer_tetris_gymnasium_moves")
+    ratio(
+        "tetris_moves_raw_vs_peer_raw_ratio",
+        "tetris_moves_single_raw",
+        "peer_tetris_gymnasium_moves_raw",
+    )
     ratio(
         "tetris_moves_batched_vs_peer_ratio", "tetris_moves_batched", "peer_tetris_gymnasium_moves"
     )

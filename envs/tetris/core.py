@@ -4,7 +4,10 @@
 wall kicks, per-move actions with gravity, placement enumeration, locking, line
 clears, scoring and game over. Both :class:`~envs.tetris.env.TetrisEnv` (B = 1) and
 :class:`~envs.tetris.vector.TetrisVectorEnv` (B = num_envs) drive this one class, so
-the rules live in one place.
+the rules live in one place. The per-move inputs are one table (``MOVE_TRIES``: the
+ordered offsets each input tries) read by both :meth:`TetrisCore.move` (any rows) and
+:meth:`TetrisCore.move_one` (one board, plain ints, for the single env); both lock
+through the same line-clear and scoring code, and the tests play them side by side.
 
 Board layout: ``board[b, row, col]`` (uint8 0/1), row 0 at the top. The first
 ``hidden_rows`` rows are the hidden spawn area above the visible ``height`` rows.
@@ -243,7 +246,6 @@ class TetrisCore:
         # Python-int copies of the same tables for move_one() (one board, no numpy calls).
         self.cells_py: list[list[list[list[int]]]] = CELLS.tolist()
         self._cell_flat_py: list[list[list[int]]] = self._cell_flat.tolist()
-        self._kicks_py: list[list[list[list[list[int]]]]] = KICKS.tolist()
         self._views: dict[int, memoryview] = {}
         self._try_counts = [int(k) for k in np.unique(MOVE_NUM_TRIES) if k]
         self._move_to_py: list[list[list[int]]] = MOVE_TO.tolist()
