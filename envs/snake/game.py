@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from envs.actions import check_discrete_actions
 from envs.snake.core import NUM_FEATURES, SnakeCore, SnakeRewardConfig
 
 ACTION_MODES = ("absolute", "relative")
@@ -75,16 +76,7 @@ class SnakeGame:
         }
 
     def check_actions(self, actions: Any, n: int) -> np.ndarray:
-        arr = np.asarray(actions)
-        if arr.shape != (n,) or not np.issubdtype(arr.dtype, np.integer):
-            raise ValueError(f"expected {n} integer action(s), got {actions!r}")
-        bad = (arr < 0) | (arr >= self.num_actions)
-        if bad.any():
-            raise ValueError(
-                f"action(s) {arr[bad].tolist()} outside [0, {self.num_actions}) "
-                f"at index {np.flatnonzero(bad).tolist()}"
-            )
-        return arr.astype(np.int64)
+        return check_discrete_actions(actions, n, self.num_actions)
 
     def step(
         self, rows: np.ndarray, actions: np.ndarray
