@@ -151,6 +151,12 @@ class LearnerConfig:
     resume_from: str | None = None
     # Seconds between greedy evaluations in the learner (0: only at the end).
     eval_interval_s: float = 5.0
+    # Episodes of the cheap screen that must reach budget.target_eval_return before a full
+    # env.eval_episodes evaluation is played (0: always play the full evaluation).
+    eval_screen_episodes: int = 3
+    # Most of the wall time periodic evaluations may take: after an evaluation that took
+    # d seconds the next waits at least d / eval_max_time_fraction (0: no such limit).
+    eval_max_time_fraction: float = 0.05
     # Torch intra-op threads of the learner (0: torch's default).
     torch_threads: int = 1
     # Seconds the learner waits for one batch before it reports starvation.
@@ -356,6 +362,8 @@ def validate(cfg: Any) -> None:
     _check(cfg, "learner.checkpoint_interval_updates", _nonneg, ">= 0")
     _check(cfg, "learner.keep_checkpoints", _pos, ">= 1")
     _check(cfg, "learner.eval_interval_s", _nonneg, ">= 0")
+    _check(cfg, "learner.eval_screen_episodes", _nonneg, ">= 0")
+    _check(cfg, "learner.eval_max_time_fraction", lambda v: 0 <= v <= 1, "in [0, 1]")
     _check(cfg, "learner.torch_threads", _nonneg, ">= 0")
     _check(cfg, "learner.sample_timeout_ms", _pos, "> 0")
     _check(cfg, "learner.sync_updates_per_step", _nonneg, ">= 0")

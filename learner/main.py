@@ -59,6 +59,9 @@ class RunState:
     """What the driver loop tracks between metric dumps."""
 
     start_s: float = field(default_factory=time.monotonic)
+    start_unix_s: float = field(default_factory=time.time)
+    # seconds from start_s at which each start-up/shutdown phase ended (the run's timeline)
+    timeline_s: dict[str, float] = field(default_factory=dict)
     env_steps: int = 0
     env_steps_base: int = 0  # from a resumed checkpoint
     episodes: int = 0
@@ -75,6 +78,10 @@ class RunState:
     @property
     def elapsed_s(self) -> float:
         return time.monotonic() - self.start_s
+
+    def mark(self, phase: str) -> None:
+        """Record the end of ``phase`` on the timeline (the first time only)."""
+        self.timeline_s.setdefault(phase, round(self.elapsed_s, 3))
 
 
 def _budget_fraction(cfg: Config, st: RunState, updates: int) -> tuple[float, str]:
@@ -197,6 +204,7 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
             url = server.start().url
         else:
             url = cfg.replay.redis_url
+        st.mark("redis_up")
         namespace = cfg.replay.namespace or "default"
 
         # --- env, network family and weight line
@@ -245,6 +253,7 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
             learner.adopt_published()
         version = learner.publish()
         logger.info("published %s version %d", tag, version)
+        st.mark("learner_ready")
 
         metrics = MetricsLogger(
             run_dir,
@@ -265,8 +274,10 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
         owns_ray = _start_ray(cfg)
         if owns_ray:
             stack.callback(ray.shutdown)
+        st.mark("ray_up")
         signals.arm()
         actors = [create_remote_actor(plain, i, url, namespace, tag) for i in range(cfg.actors.num)]
+        st.mark("actors_created")
 
         actors_stopped = [False]
 
@@ -300,6 +311,10 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
             steps = sum(int(r[0] or 0) for r in rows)
             st.restarts = max(st.restarts, sum(int(r[1] or 0) for r in rows))
             st.env_steps = max(st.env_steps, st.env_steps_base + steps)
+            if steps:
+                st.mark("first_env_steps")
+            if learner.counters.updates:
+                st.mark("first_update")
             reply = client.redis.xread({episodes_key(namespace): st.last_episode_id}, count=10_000)
             for _, entries in reply or []:
                 for entry_id, fields in entries:
@@ -355,21 +370,30 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
         def evaluate_now() -> bool:
             """A greedy evaluation; True when it reaches the target return."""
             episodes = int(cfg.env.eval_episodes)
-            if target is not None:  # screen with a few episodes before paying for all
-                screen = learner.evaluate(min(5, episodes))
+            screen_n = min(int(cfg.learner.eval_screen_episodes), episodes)
+            if target is not None and screen_n:  # screen cheaply before paying for all
+                screen = learner.evaluate(screen_n)
                 if screen.mean() < target:
                     metrics.record("eval/screen_mean_return", float(screen.mean()))
                     return False
             returns = learner.evaluate(episodes)
             st.last_eval_mean = float(returns.mean())
             st.evals.append(
-                {"env_steps": st.env_steps, "elapsed_s": st.elapsed_s, "mean": st.last_eval_mean}
+                {
+                    "env_steps": st.env_steps,
+                    "learner_updates": learner.counters.updates,
+                    "elapsed_s": st.elapsed_s,
+                    "mean": st.last_eval_mean,
+                }
             )
             metrics.record("eval/mean_return", st.last_eval_mean)
             logger.info(
                 "eval at %d env steps: mean %.1f over %d", st.env_steps, st.last_eval_mean, episodes
             )
-            return target is not None and st.last_eval_mean >= target
+            solved = target is not None and st.last_eval_mean >= target
+            if solved:
+                st.mark("solved")
+            return solved
 
         interrupted = ""
         try:
@@ -382,7 +406,8 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
                 finished: dict[int, int] = {}  # actor index -> env steps when it finished
                 running.update({i: a.run.remote(max_env_steps=share) for i, a in enumerate(actors)})
                 learner.start_prefetch()
-                last_poll = last_eval = time.monotonic()
+                last_poll = time.monotonic()
+                next_eval = last_poll + float(cfg.learner.eval_interval_s)
                 pub_every = int(cfg.learner.publish_interval_updates)
                 ckpt_every = int(cfg.learner.checkpoint_interval_updates)
                 while True:
@@ -438,14 +463,11 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
                         if reason:
                             st.stop_reason = reason
                             break
-                    if (
-                        cfg.learner.eval_interval_s
-                        and now - last_eval >= cfg.learner.eval_interval_s
-                    ):
+                    if cfg.learner.eval_interval_s and now >= next_eval:
                         if evaluate_now():
                             st.stop_reason = f"target eval return {target} reached"
                             break
-                        last_eval = time.monotonic()
+                        next_eval = _next_eval_at(cfg, now)
                     if now - last_dump[0] >= cfg.logging.interval_s:
                         dump()
             else:
@@ -457,8 +479,10 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
 
         old = _ignore_signals()  # finish the teardown even on a second Ctrl-C
         try:
+            st.mark("train_end")
             learner.stop_prefetch()
             stop_actors()
+            st.mark("actors_stopped")
             with contextlib.suppress(Exception):
                 poll_actors()
             learner.counters.env_steps = st.env_steps
@@ -469,6 +493,7 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
                 returns = learner.evaluate()
                 final_eval = float(returns.mean())
                 metrics.record("eval/mean_return", final_eval)
+            st.mark("final_eval_done")
             dump()
             summary = {
                 "stop_reason": st.stop_reason,
@@ -488,10 +513,13 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
                 "checkpoint": str(ckpt),
                 "run_dir": str(run_dir),
                 "evals": st.evals,
+                "start_unix_s": st.start_unix_s,
+                "timeline_s": st.timeline_s,
             }
-            metrics.close({k: v for k, v in summary.items() if k != "evals"})
+            metrics.close({k: v for k, v in summary.items() if k not in ("evals", "timeline_s")})
             # close Ray, the learner's threads and Redis (ExitStack, reverse order)
             stack.close()
+            st.mark("shutdown_done")
         finally:
             for sig, handler in old.items():
                 with contextlib.suppress(Exception):
@@ -506,6 +534,17 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, float) and not math.isfinite(o):
         return None
     return str(o)
+
+
+def _next_eval_at(cfg: Config, started: float) -> float:
+    """When the next periodic evaluation is due, given that the last one began at ``started``:
+    ``learner.eval_interval_s`` later, or later still so that evaluations take at most
+    ``learner.eval_max_time_fraction`` of the wall time."""
+    took = time.monotonic() - started
+    gap = float(cfg.learner.eval_interval_s)
+    if cfg.learner.eval_max_time_fraction > 0:
+        gap = max(gap, took / float(cfg.learner.eval_max_time_fraction))
+    return started + gap
 
 
 def _run_sync(
@@ -525,7 +564,8 @@ def _run_sync(
     per_phase = max(per_phase, cfg.actors.envs_per_actor)
     pub_every = int(cfg.learner.publish_interval_updates)
     owed = 0.0
-    last_eval = last_dump = time.monotonic()
+    last_dump = time.monotonic()
+    next_eval = last_dump + float(cfg.learner.eval_interval_s)
     min_size = max(1, int(cfg.replay.min_size_to_sample))
     collected = 0
     while True:
@@ -551,11 +591,11 @@ def _run_sync(
             st.stop_reason = reason
             return
         now = time.monotonic()
-        if cfg.learner.eval_interval_s and now - last_eval >= cfg.learner.eval_interval_s:
+        if cfg.learner.eval_interval_s and now >= next_eval:
             if evaluate_now():
                 st.stop_reason = f"target eval return {cfg.budget.target_eval_return} reached"
                 return
-            last_eval = time.monotonic()
+            next_eval = _next_eval_at(cfg, now)
         if now - last_dump >= cfg.logging.interval_s:
             dump()
             last_dump = now
