@@ -564,6 +564,9 @@ class ActorWorker:
         if self._closed:
             raise RuntimeError(f"actor {self.actor_id} is stopped")
         self._running = True
+        # say so at once: a fast env writes thousands of transitions before the first
+        # periodic heartbeat, and a status hash still saying running=0 misleads watchers
+        self._tolerate_outage(self.heartbeat)
         start = time.monotonic()
         stop_k = stop_key(self.namespace)
         try:
