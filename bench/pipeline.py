@@ -162,7 +162,7 @@ def bench_propagation(overrides: list[str], versions: int, interval_s: float) ->
         store = WeightStore(server.url, ns)
         env = make_single_env(cfg["env"])
         cfg["model"]["arch"] = resolve_arch(cfg["model"]["arch"], env.observation_space)
-        net = build_q_network(cfg["model"], env.observation_space, int(env.action_space.n))
+        net = build_q_network(cfg["model"], env.observation_space, int(env.action_space.n))  # type: ignore[attr-defined]
         env.close()
         tensors, meta = export_for_edge(net)
         store.publish(tag, tensors, meta)
