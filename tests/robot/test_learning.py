@@ -1,7 +1,7 @@
 """Training on the simulated robot through the real pipeline improves the policy,
 and the trained weights drive the robot on-device (numpy inference on the edge).
 
-``python -m learner.main env=gopigo actors.num=2 mode=sync``: two Ray actors, each with
+``python -m learner.main env=gopigo actors.num=2 actors.envs_per_actor=1 mode=sync``: two Ray actors, each with
 its own local sim edge process, a learner, a private Redis (sync mode, so the seeded run
 is reproducible). Random play scores ~0.4 and
 driving straight on ~1.6; after 8,000 env steps the final greedy evaluation must
@@ -39,6 +39,7 @@ def test_pipeline_trains_the_sim_robot_and_the_edge_runs_the_result(
         "learner.main",
         "env=gopigo",
         "actors.num=2",
+        "actors.envs_per_actor=1",  # one simulated robot (edge process) per actor
         "seed=0",
         "mode=sync",  # collect/train phases alternate: the same seed gives the same run
         "budget.env_steps=8000",
