@@ -53,9 +53,10 @@ def _rate(step: Stepper, seconds: float) -> float:
     return n / elapsed
 
 
-# ------------------------------------------------------------------ our envs
-def ours_single_placement(features: bool) -> Stepper:
-    env = gym.make("fsrl/TetrisPlacement-v0", candidate_features=features)
+def masked_random_stepper(env: gym.Env) -> Stepper:
+    """Step ``env`` with uniformly random legal actions from ``info["action_mask"]``,
+    resetting at episode ends. Ours and the peer's placement envs run through this same
+    closure, so both sides pay the same driver cost."""
     rng = np.random.default_rng(0)
     state = {"info": env.reset(seed=0)[1]}
 
@@ -67,6 +68,12 @@ def ours_single_placement(features: bool) -> Stepper:
         return 1
 
     return step
+
+
+# ------------------------------------------------------------------ our envs
+def ours_single_placement(features: bool) -> Stepper:
+    env = gym.make("fsrl/TetrisPlacement-v0", candidate_features=features)
+    return masked_random_stepper(env)
 
 
 def ours_batched_placement(num_envs: int, features: bool) -> Stepper:
@@ -147,17 +154,7 @@ def peer_tetris_grouped() -> Stepper:
     from tetris_gymnasium.wrappers.grouped import GroupedActionsObservations
 
     env = GroupedActionsObservations(gym.make("tetris_gymnasium/Tetris"))
-    rng = np.random.default_rng(0)
-    state = {"info": env.reset(seed=0)[1]}
-
-    def step() -> int:
-        legal = np.flatnonzero(state["info"]["action_mask"])
-        _, _, term, trunc, state["info"] = env.step(int(legal[rng.integers(legal.size)]))
-        if term or trunc:
-            state["info"] = env.reset()[1]
-        return 1
-
-    return step
+    return masked_random_stepper(env)
 
 
 def peer_snake() -> Stepper:
