@@ -51,6 +51,16 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def set_torch_threads(cfg: Any) -> None:
+    """Apply ``learner.torch_threads`` (0 keeps torch's default) to the calling thread.
+
+    The setting is per OS thread (OpenMP), so the thread that runs the updates must call
+    this itself: a learner built in one thread and trained in another calls it twice.
+    """
+    if cfg.learner.torch_threads:
+        torch.set_num_threads(int(cfg.learner.torch_threads))
+
+
 @dataclass
 class Sampled:
     """One prefetched batch: replay ids, device tensors and the policy versions it holds."""
@@ -216,8 +226,7 @@ class Learner:
         self.tag = tag
         self.plain_config = plain_config
         self.device = resolve_device(cfg.learner.device)
-        if cfg.learner.torch_threads:
-            torch.set_num_threads(int(cfg.learner.torch_threads))
+        set_torch_threads(cfg)
         self.algo = DQN(cfg.model, cfg.algo, obs_space, num_actions, self.device, seed=cfg.seed)
         self.counters = LearnerCounters()
         self.sampler = client.sampler(
@@ -424,4 +433,11 @@ class Learner:
         self.stop_prefetch()
 
 
-__all__ = ["Learner", "LearnerCounters", "Prefetcher", "Sampled", "resolve_device"]
+__all__ = [
+    "Learner",
+    "LearnerCounters",
+    "Prefetcher",
+    "Sampled",
+    "resolve_device",
+    "set_torch_threads",
+]

@@ -1,12 +1,12 @@
 """``python -m learner.main``: the one place that wires an fsrl run together.
 
-:func:`run` builds the topology in order — Redis (a private embedded server unless
+:func:`run` builds the topology — Redis (a private embedded server unless
 ``replay.redis_url`` is set) → replay table and weight store → learner (version 0
-published before any actor starts) → Ray (local, or ``ray.address=auto`` /
-``ray://host:10001`` to join a cluster) → ``actors.num`` actor workers — then trains
-until a budget is reached (env steps, learner updates, wall time, or a greedy
-evaluation at ``budget.target_eval_return``), writes a final checkpoint and
-evaluation, and tears everything down in reverse order. Ctrl-C and SIGTERM stop the
+published), prepared in a thread while the main thread starts Ray (local, or
+``ray.address=auto`` / ``ray://host:10001`` to join a cluster); then, once both are up,
+``actors.num`` actor workers — then trains until a budget is reached (env steps,
+learner updates, wall time, or a greedy evaluation at ``budget.target_eval_return``),
+writes a final checkpoint and evaluation, and tears everything down in reverse order. Ctrl-C and SIGTERM stop the
 run the same way: no Ray worker or Redis server outlives it.
 
 ``mode=async``: actors collect continuously while the learner trains from prefetched
@@ -23,6 +23,7 @@ Examples::
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import logging
 import math
@@ -42,7 +43,7 @@ from omegaconf import DictConfig
 import conf
 from conf.schema import Config
 from learner.evaluate import env_spaces
-from learner.learner import Learner, resolve_device
+from learner.learner import Learner, resolve_device, set_torch_threads
 from learner.metrics import MetricsLogger
 from learner.models import resolve_arch
 from replay.errors import ReplayError
@@ -181,14 +182,103 @@ def _plain_config(cfg: Config, arch: str, tag: str, namespace: str) -> dict[str,
     return plain
 
 
+@dataclass
+class _Prepared:
+    """What :func:`_prepare` built for :func:`run` (its closers are on the given stack)."""
+
+    url: str
+    namespace: str
+    tag: str
+    plain: dict[str, Any]
+    client: Any
+    learner: Learner
+    metrics: MetricsLogger
+
+
+def _prepare(cfg: Config, run_dir: Path, st: RunState, stack: contextlib.ExitStack) -> _Prepared:
+    """Redis (embedded unless ``replay.redis_url``), replay table, weight store, learner
+    (resumed, adopted or fresh; its first version published) and the metrics logger.
+
+    Runs beside ``ray.init``; everything it opens is closed by ``stack``."""
+    from actors.worker import episodes_key, stop_key, transition_spec
+    from replay import ReplayClient
+    from replay.embedded import EmbeddedRedis
+    from replay.weights import WeightStore
+
+    # --- replay store: embedded unless a URL is given
+    if cfg.replay.redis_url is None:
+        server = EmbeddedRedis(maxmemory_mb=cfg.replay.maxmemory_mb)
+        stack.callback(server.close)
+        url = server.start().url
+    else:
+        url = cfg.replay.redis_url
+    st.mark("redis_up")
+    namespace = cfg.replay.namespace or "default"
+
+    # --- env, network family and weight line
+    obs_space, num_actions = env_spaces(cfg.env)
+    arch = resolve_arch(cfg.model.arch, obs_space)
+    tag = cfg.model.tag or conf.default_model_tag(cfg.env.id, arch)
+    plain = _plain_config(cfg, arch, tag, namespace)
+    cfg.model.arch = arch
+    logger.info("run dir %s; env %s, arch %s, tag %s", run_dir, cfg.env.id, arch, tag)
+
+    client = ReplayClient(
+        url,
+        namespace=namespace,
+        connect_timeout_s=cfg.replay.connect_timeout_s,
+        socket_timeout_s=cfg.replay.socket_timeout_s,
+        reconnect_timeout_s=cfg.replay.reconnect_timeout_s,
+    )
+    stack.callback(client.close)
+    table_cfg = cfg.replay.table_config()
+    if cfg.mode == "sync":  # the phase schedule fixes the ratio; no limiter waits
+        table_cfg = type(table_cfg)(
+            name=table_cfg.name,
+            capacity=table_cfg.capacity,
+            min_size_to_sample=table_cfg.min_size_to_sample,
+        )
+    client.create_table(table_cfg, transition_spec(plain["env"]))
+    store = WeightStore(
+        url,
+        namespace,
+        history=cfg.learner.weights_history,
+        connect_timeout_s=cfg.replay.connect_timeout_s,
+    )
+    stack.callback(store.close)
+    client.redis.delete(stop_key(namespace))
+    last = client.redis.xrevrange(episodes_key(namespace), count=1)
+    st.last_episode_id = last[0][0].decode() if last else "0-0"
+
+    # --- learner: resume or adopt or fresh, then publish before any actor starts
+    learner = Learner(cfg, obs_space, num_actions, client, store, tag, run_dir, plain)
+    stack.callback(learner.close)
+    resumed = False
+    if cfg.learner.resume or cfg.learner.resume_from:
+        resumed = learner.resume(cfg.learner.resume_from, search_root=run_dir.parent.parent)
+        st.env_steps_base = learner.counters.env_steps
+    if not resumed:
+        learner.adopt_published()
+    version = learner.publish()
+    logger.info("published %s version %d", tag, version)
+    st.mark("learner_ready")
+
+    metrics = MetricsLogger(
+        run_dir,
+        console=cfg.logging.console,
+        tensorboard=cfg.logging.tensorboard,
+        jsonl=cfg.logging.jsonl,
+        title=f"fsrl {cfg.mode}: {cfg.env.id} / {tag}",
+    )
+    stack.callback(metrics.close)
+    return _Prepared(url, namespace, tag, plain, client, learner, metrics)
+
+
 def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
     """Run one training job end to end; returns its summary (also in ``run_dir/summary.json``)."""
     import ray
 
-    from actors.worker import create_remote_actor, episodes_key, life_key, stop_key, transition_spec
-    from replay import ReplayClient
-    from replay.embedded import EmbeddedRedis
-    from replay.weights import WeightStore
+    from actors.worker import create_remote_actor, episodes_key, life_key, stop_key
 
     conf.validate(cfg)
     resolve_device(cfg.learner.device)  # learner.device=cuda without CUDA fails here, first
@@ -197,85 +287,30 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
     st = RunState()
     summary: dict[str, Any] = {}
     with contextlib.ExitStack() as stack, _Signals() as signals:
-        # --- replay store: embedded unless a URL is given
-        if cfg.replay.redis_url is None:
-            server = EmbeddedRedis(maxmemory_mb=cfg.replay.maxmemory_mb)
-            stack.callback(server.close)
-            url = server.start().url
-        else:
-            url = cfg.replay.redis_url
-        st.mark("redis_up")
-        namespace = cfg.replay.namespace or "default"
-
-        # --- env, network family and weight line
-        obs_space, num_actions = env_spaces(cfg.env)
-        arch = resolve_arch(cfg.model.arch, obs_space)
-        tag = cfg.model.tag or conf.default_model_tag(cfg.env.id, arch)
-        plain = _plain_config(cfg, arch, tag, namespace)
-        cfg.model.arch = arch
-        logger.info("run dir %s; env %s, arch %s, tag %s", run_dir, cfg.env.id, arch, tag)
-
-        client = ReplayClient(
-            url,
-            namespace=namespace,
-            connect_timeout_s=cfg.replay.connect_timeout_s,
-            socket_timeout_s=cfg.replay.socket_timeout_s,
-            reconnect_timeout_s=cfg.replay.reconnect_timeout_s,
-        )
-        stack.callback(client.close)
-        table_cfg = cfg.replay.table_config()
-        if cfg.mode == "sync":  # the phase schedule fixes the ratio; no limiter waits
-            table_cfg = type(table_cfg)(
-                name=table_cfg.name,
-                capacity=table_cfg.capacity,
-                min_size_to_sample=table_cfg.min_size_to_sample,
-            )
-        client.create_table(table_cfg, transition_spec(plain["env"]))
-        store = WeightStore(
-            url,
-            namespace,
-            history=cfg.learner.weights_history,
-            connect_timeout_s=cfg.replay.connect_timeout_s,
-        )
-        stack.callback(store.close)
-        client.redis.delete(stop_key(namespace))
-        last = client.redis.xrevrange(episodes_key(namespace), count=1)
-        st.last_episode_id = last[0][0].decode() if last else "0-0"
-
-        # --- learner: resume or adopt or fresh, then publish before any actor starts
-        learner = Learner(cfg, obs_space, num_actions, client, store, tag, run_dir, plain)
-        stack.callback(learner.close)
-        resumed = False
-        if cfg.learner.resume or cfg.learner.resume_from:
-            resumed = learner.resume(cfg.learner.resume_from, search_root=run_dir.parent.parent)
-            st.env_steps_base = learner.counters.env_steps
-        if not resumed:
-            learner.adopt_published()
-        version = learner.publish()
-        logger.info("published %s version %d", tag, version)
-        st.mark("learner_ready")
-
-        metrics = MetricsLogger(
-            run_dir,
-            console=cfg.logging.console,
-            tensorboard=cfg.logging.tensorboard,
-            jsonl=cfg.logging.jsonl,
-            title=f"fsrl {cfg.mode}: {cfg.env.id} / {tag}",
-        )
-        stack.callback(metrics.close)
-
-        # --- Ray and the actors
+        # --- Redis, replay table, weight store, learner (version 0 published) and metrics
+        # are prepared in a thread while this (main) thread starts Ray: ray.init must run
+        # in the main thread, and it mostly waits on its own processes, so the ~1 s of
+        # learner set-up is hidden behind it. Actors are created only after both are done.
         if cfg.ray.address is not None and cfg.replay.redis_url is None:
             logger.warning(
                 "ray.address=%s with the embedded Redis (127.0.0.1): actors on other nodes "
                 "cannot reach it; pass replay.redis_url=redis://<host>:<port>/0",
                 cfg.ray.address,
             )
-        owns_ray = _start_ray(cfg)
-        if owns_ray:
-            stack.callback(ray.shutdown)
-        st.mark("ray_up")
+        prep_stack = contextlib.ExitStack()
+        stack.push(prep_stack)  # Redis, learner, metrics: closed after Ray is down
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fsrl-prepare") as pool:
+            preparing = pool.submit(_prepare, cfg, run_dir, st, prep_stack)
+            if _start_ray(cfg):  # leaving the block waits for the preparation
+                stack.callback(ray.shutdown)
+            st.mark("ray_up")
+        prep = preparing.result()  # re-raises what the preparation raised
+        url, namespace, tag, plain = prep.url, prep.namespace, prep.tag, prep.plain
+        client, learner, metrics = prep.client, prep.learner, prep.metrics
+        st.mark("prepared")
+        set_torch_threads(cfg)  # per OS thread: the learner was built in another one
         signals.arm()
+        # --- the actors
         actors = [create_remote_actor(plain, i, url, namespace, tag) for i in range(cfg.actors.num)]
         st.mark("actors_created")
 
