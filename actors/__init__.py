@@ -9,6 +9,11 @@
   kept apart, nothing crossing an episode boundary.
 * :mod:`actors.exploration` — the Ape-X ε ladder over every actor × env slot and
   (ε-)greedy actions that respect an ``action_mask``.
+* :mod:`actors.policy` — the actor's Q-function (``make_actor_policy``): a numpy
+  forward pass of the learner's exported ``mlp_dueling`` weights (the same Q-values as
+  the torch module; an actor running it never imports torch), the learner's torch
+  module for ``cnn_dueling`` / ``candidate_scorer``; weights that do not fit the
+  configured network are refused with a ``ValueError`` naming the tensor.
 * :mod:`actors.worker` — ``ActorWorker`` (plain class; its docstring is the contract
   the launcher codes against) and ``create_remote_actor`` (restartable Ray actor):
   transitions stamped with the policy version and written in chunks with initial
@@ -19,14 +24,19 @@
 from actors.envs import VectorStepper, make_single_env, make_vector_env
 from actors.exploration import actor_epsilons, epsilon_greedy, epsilon_ladder, greedy_actions
 from actors.nstep import NStepFolder
+from actors.policy import ActorPolicy, NumpyDuelingPolicy, TorchPolicy, make_actor_policy
 
 __all__ = [
+    "ActorPolicy",
     "NStepFolder",
+    "NumpyDuelingPolicy",
+    "TorchPolicy",
     "VectorStepper",
     "actor_epsilons",
     "epsilon_greedy",
     "epsilon_ladder",
     "greedy_actions",
+    "make_actor_policy",
     "make_single_env",
     "make_vector_env",
 ]
