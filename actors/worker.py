@@ -18,12 +18,12 @@ from typing import Any, cast
 
 import numpy as np
 import redis
-import torch
 from gymnasium.spaces import Discrete
 
 from actors.envs import VectorStepper, make_vector_env
 from actors.exploration import actor_epsilons, epsilon_greedy
 from actors.nstep import NStepFolder
+from actors.policy import ActorPolicy, make_actor_policy
 
 logger = logging.getLogger(__name__)
 
@@ -180,10 +180,12 @@ class ActorWorker:
       already exist, created by the launcher with :func:`transition_spec` ``(cfg["env"])``.
     * ``model_tag`` — the weight line to follow in the :class:`~replay.weights.WeightStore`.
 
-    The constructor builds the envs, the network (``learner.models.build_q_network``
-    from ``config["model"]``, seeded) and the replay writer, fetches the latest weights
-    if any (else acts with its seeded initial network, stamping version ``-1``), and
-    returns; it never blocks on the learner.
+    The constructor builds the envs, the Q-function (:func:`actors.policy.make_actor_policy`
+    from ``config["model"]``: numpy for ``mlp_dueling``, so such an actor never imports
+    torch; the learner's torch module otherwise) and the replay writer, fetches the latest
+    weights if any (else acts with the seeded initial network of
+    ``learner.models.build_q_network``, built with torch only then, stamping version
+    ``-1``), and returns; it never blocks on the learner.
 
     Methods (all safe to call from another thread while ``run()`` runs, which is how
     the Ray wrapper uses them — ``max_concurrency`` > 1):
@@ -238,7 +240,6 @@ class ActorWorker:
         namespace: str,
         model_tag: str,
     ) -> None:
-        from learner.models import build_q_network
         from replay.weights import WeightFollower, WeightStore, connect
 
         self.settings = s = ActorSettings.from_root(config, actor_id)
@@ -246,7 +247,6 @@ class ActorWorker:
         self.namespace = namespace
         self.model_tag = model_tag
         self.replay_url = replay_url
-        torch.set_num_threads(s.torch_threads)
         self._lock = threading.Lock()
         self._stop_event = threading.Event()
         self._closed = False
@@ -265,14 +265,15 @@ class ActorWorker:
         # Seeds: one stream per actor and per incarnation, all derived from cfg.seed.
         self._seed = s.seed * 1_000_003 + actor_id * 10_007 + self.restarts * 101
         self._rng = np.random.default_rng(self._seed)
-        torch.manual_seed(self._seed)
 
         env = make_vector_env(s.env, s.envs_per_actor, seed=self._seed)
         self._stepper = VectorStepper(env, seed=self._seed)
         self.observation_space = env.single_observation_space
         self.num_actions = int(cast(Discrete, env.single_action_space).n)
-        self._net = build_q_network(s.model, self.observation_space, self.num_actions)
-        self._net.eval()
+        # numpy for mlp_dueling (torch never imported), torch for the conv/candidate nets
+        self._policy: ActorPolicy = make_actor_policy(
+            s.model, self.observation_space, self.num_actions, self._seed, s.torch_threads
+        )
         self._epsilons = actor_epsilons(
             actor_id, s.num_actors, s.envs_per_actor, s.eps_base, s.eps_alpha
         )
@@ -310,6 +311,8 @@ class ActorWorker:
         self._outage_since: float | None = None
 
         self.poll_weights()
+        if self.policy_version == NO_VERSION:  # nothing published (or it did not fit)
+            self._policy.ensure_weights()  # the seeded initial network
         self.heartbeat()
 
     # ------------------------------------------------------------------ weights
@@ -319,8 +322,6 @@ class ActorWorker:
         One GET when nothing changed. A corrupt blob, or one that does not fit the
         network, is refused and counted; the current version stays in use.
         """
-        from learner.models import load_tensors
-
         self._last_poll = time.monotonic()
         refused_before = self._follower.refused
         moved = self._follower.poll()
@@ -329,7 +330,7 @@ class ActorWorker:
             return False
         version = int(self._follower.version)  # type: ignore[arg-type]
         try:
-            load_tensors(self._net, self._follower.tensors or {})
+            self._policy.load(self._follower.tensors or {}, self._follower.metadata)
         except (ValueError, RuntimeError) as exc:
             self._weights_refused += 1
             logger.warning(
@@ -337,7 +338,7 @@ class ActorWorker:
             )
             return False
         self.policy_version = version
-        self._follower.tensors = None  # the network holds them now
+        self._follower.tensors = None  # the policy holds them now
         self._redis.xadd(
             switches_key(self.namespace),
             {
@@ -353,11 +354,8 @@ class ActorWorker:
 
     # ------------------------------------------------------------------ stepping
     def _act(self) -> np.ndarray:
-        from learner.models import obs_to_tensor
-
         t0 = time.perf_counter()
-        with torch.no_grad():
-            q = self._net(obs_to_tensor(self._obs)).numpy()
+        q = self._policy.q_values(self._obs)
         mask = self._obs.get("action_mask") if isinstance(self._obs, Mapping) else None
         actions = epsilon_greedy(q, self._epsilons, self._rng, mask)
         self._inference_s += time.perf_counter() - t0
@@ -423,13 +421,10 @@ class ActorWorker:
 
     # ------------------------------------------------------------------ writing
     def _priorities(self, batch: Mapping[str, np.ndarray]) -> np.ndarray:
-        from learner.models import obs_to_tensor
-
         obs = _unflatten(batch, "obs")
         nxt = _unflatten(batch, "next_obs")
-        with torch.no_grad():
-            q = self._net(obs_to_tensor(obs)).numpy().astype(np.float64)
-            q_next = self._net(obs_to_tensor(nxt)).numpy().astype(np.float64)
+        q = self._policy.q_values(obs).astype(np.float64)
+        q_next = self._policy.q_values(nxt).astype(np.float64)
         q_sa = q[np.arange(len(q)), batch["action"].astype(np.int64)]
         with np.errstate(invalid="ignore"):
             boot = np.max(q_next, axis=1)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -18,6 +21,7 @@ from actors.policy import (
 )
 from learner import models
 
+ROOT = Path(__file__).resolve().parents[2]
 BOX = gym.spaces.Box(-5.0, 5.0, (4,), np.float32)
 GRID = gym.spaces.Box(-5.0, 5.0, (3, 5), np.float32)
 DICT = gym.spaces.Dict(
@@ -208,3 +212,40 @@ def test_torch_policy_for_the_other_archs_and_its_refusals() -> None:
     with pytest.raises(ValueError, match="arch 'mlp_dueling'"):
         policy.load(tensors, {**meta, "arch": "mlp_dueling"})
     np.testing.assert_array_equal(policy.q_values(obs), before)
+
+
+# Run in a fresh interpreter: an ActorWorker for CartPole (mlp_dueling), following a
+# published version, steps and writes without torch ever being imported.
+NO_TORCH_PROBE = r"""
+import sys
+import actors.worker
+assert "torch" not in sys.modules, "import actors.worker imported torch"
+from actors.worker import ActorWorker
+from conf import load_config, to_container
+url, ns, tag = sys.argv[1:4]
+cfg = to_container(load_config(["actors.envs_per_actor=8", "actors.chunk_size=16", "seed=7"]))
+worker = ActorWorker(cfg, 0, url, ns, tag)
+out = worker.collect(400)
+worker.stop()
+assert out["policy_version"] == 0 and out["transitions"] > 0, out
+assert "torch" not in sys.modules, "the CartPole actor imported torch"
+print("no torch", out["transitions"])
+"""
+
+
+def test_a_cartpole_actor_runs_without_importing_torch(
+    make_cfg, replay_table, publish, redis_url, namespace
+) -> None:
+    cfg = make_cfg("actors.envs_per_actor=8")
+    client = replay_table(cfg)
+    assert publish(cfg, seed=1) == 0
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_TORCH_PROBE, redis_url, namespace, "cartpole-test"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "no torch" in proc.stdout
+    assert client.size("replay") == int(proc.stdout.split()[-1]) > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -19,7 +20,7 @@ from actors.worker import (
     stop_key,
     switches_key,
 )
-from learner.models import obs_to_tensor
+from learner.models import build_q_network
 
 TAG = "cartpole-test"  # the tag the `publish` fixture (conftest.py) writes to
 
@@ -75,9 +76,8 @@ def test_initial_priorities_are_td_errors_of_the_local_network(
         sampler = client.sampler("replay", prioritized=True, alpha=1.0, priority_eps=0.0, seed=0)
         sb = sampler.sample(256, timeout_ms=2_000)
         d = sb.data
-        with torch.no_grad():
-            q = worker._net(obs_to_tensor(d["obs"])).numpy().astype(np.float64)
-            q_next = worker._net(obs_to_tensor(d["next_obs"])).numpy().astype(np.float64)
+        q = worker._policy.q_values(d["obs"]).astype(np.float64)
+        q_next = worker._policy.q_values(d["next_obs"]).astype(np.float64)
         td = d["reward"] + d["discount"] * q_next.max(1) - q[np.arange(len(q)), d["action"]]
         # With alpha = 1 the draw probability is proportional to the stored priority.
         ratio = sb.probabilities / np.abs(td)
@@ -87,7 +87,7 @@ def test_initial_priorities_are_td_errors_of_the_local_network(
 
 
 def test_weight_polling_refuses_corrupt_and_misfit_blobs(
-    make_cfg, replay_table, publish, redis_url, namespace
+    make_cfg, replay_table, publish, redis_url, namespace, caplog
 ) -> None:
     cfg = make_cfg()
     replay_table(cfg)
@@ -95,11 +95,18 @@ def test_weight_polling_refuses_corrupt_and_misfit_blobs(
     r = redis.Redis.from_url(redis_url)
     try:
         assert worker.policy_version == -1  # nothing published yet: own initial network
+        # ... the learner's network seeded with seed * 1_000_003 + actor_id * 10_007
+        probe = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)
+        torch.manual_seed(cfg["seed"] * 1_000_003)
+        net = build_q_network(cfg["model"], worker.observation_space, worker.num_actions)
+        with torch.no_grad():
+            expected = net(torch.from_numpy(probe)).numpy()
+        np.testing.assert_allclose(worker._policy.q_values(probe), expected, rtol=1e-5, atol=1e-6)
         assert worker.poll_weights() is False
         v0 = publish(cfg, seed=1)
         assert worker.poll_weights() is True and worker.policy_version == v0
         assert worker.poll_weights() is False  # unchanged: one GET, no fetch
-        before = {k: v.clone() for k, v in worker._net.state_dict().items()}
+        before = worker._policy.q_values(probe)
 
         v1 = publish(cfg, seed=2)
         r.hset(f"fsrl:{namespace}:weights:{TAG}:v:{v1}", "blob", b"\x00garbage")
@@ -107,11 +114,13 @@ def test_weight_polling_refuses_corrupt_and_misfit_blobs(
         assert worker.policy_version == v0 and worker.stats()["weights_refused"] == 1
         assert worker.poll_weights() is False  # the refused version is not fetched again
         assert worker.stats()["weights_refused"] == 1
-        for k, v in worker._net.state_dict().items():
-            assert torch.equal(v, before[k])  # the network kept version v0
+        np.testing.assert_array_equal(worker._policy.q_values(probe), before)  # kept v0
 
+        caplog.set_level(logging.WARNING, logger="actors.worker")
         publish(cfg, seed=3, hidden_sizes=[8])  # sound blob, wrong architecture
         assert worker.poll_weights() is False
+        assert "torso.0.weight is [8, 4], the network needs [64, 4]" in caplog.text
+        np.testing.assert_array_equal(worker._policy.q_values(probe), before)
         assert worker.policy_version == v0 and worker.stats()["weights_refused"] == 2
 
         v3 = publish(cfg, seed=4)
