@@ -23,12 +23,9 @@ from typing import Any, Protocol
 import numpy as np
 from gymnasium import spaces
 
-logger = logging.getLogger(__name__)
+from learner.archs import MASK_KEY, resolve_arch
 
-#: The architectures of ``learner.models`` (kept here so choosing one needs no torch).
-ARCHS = ("mlp_dueling", "cnn_dueling", "candidate_scorer")
-MASK_KEY = "action_mask"
-CANDIDATES_KEY = "candidate_features"
+logger = logging.getLogger(__name__)
 
 
 class ActorPolicy(Protocol):
@@ -53,19 +50,6 @@ class ActorPolicy(Protocol):
     ) -> None: ...
 
     def ensure_weights(self) -> None: ...
-
-
-def resolve_arch(arch: str, obs_space: spaces.Space) -> str:
-    """``learner.models.resolve_arch`` without importing torch (a test keeps them equal)."""
-    if arch != "auto":
-        if arch not in ARCHS:
-            raise ValueError(f"model.arch={arch!r} is unknown: must be one of {ARCHS} or 'auto'")
-        return arch
-    if isinstance(obs_space, spaces.Dict) and CANDIDATES_KEY in obs_space.spaces:
-        return "candidate_scorer"
-    if isinstance(obs_space, spaces.Box) and len(obs_space.shape) == 3:
-        return "cnn_dueling"
-    return "mlp_dueling"
 
 
 def _masked(q: np.ndarray, obs: Any) -> np.ndarray:
@@ -316,11 +300,9 @@ def make_actor_policy(
 
 
 __all__ = [
-    "ARCHS",
     "ActorPolicy",
     "NumpyDuelingPolicy",
     "TorchPolicy",
     "check_shapes",
     "make_actor_policy",
-    "resolve_arch",
 ]

@@ -122,7 +122,8 @@ class ActorsConfig:
     max_restarts: int = 3
     # Seconds between actor heartbeats (liveness).
     heartbeat_interval_s: float = 1.0
-    # Torch threads per actor for CPU inference.
+    # Torch threads per actor for CPU inference (cnn_dueling, candidate_scorer; the dueling
+    # MLP runs on numpy in the actors).
     torch_threads: int = 1
 
 

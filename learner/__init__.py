@@ -10,6 +10,8 @@
   checkpoints, evaluation); same seed and batches → same weights.
 * :mod:`learner.models` — Q-networks (``mlp_dueling``, ``cnn_dueling``,
   ``candidate_scorer``; masked actions get ``-inf``) and their torch-free export format.
+  :mod:`learner.archs` — which architecture an observation space gets, without torch
+  (the actors choose their numpy or torch Q-function with it).
 * :mod:`learner.checkpoint` — checkpoints without pickle (safetensors + JSON + YAML).
 * :mod:`learner.metrics` — the one metrics logger (JSONL, TensorBoard, console).
 * :mod:`learner.evaluate` / :mod:`learner.cold_start` — the leaderboard and version 0 CLIs.

@@ -51,11 +51,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-logger = logging.getLogger(__name__)
+from learner.archs import ARCHS, CANDIDATES_KEY, MASK_KEY, resolve_arch
 
-ARCHS = ("mlp_dueling", "cnn_dueling", "candidate_scorer")
-MASK_KEY = "action_mask"
-CANDIDATES_KEY = "candidate_features"
+logger = logging.getLogger(__name__)
 
 Obs = Tensor | Mapping[str, Tensor]
 
@@ -64,19 +62,6 @@ def _get(cfg: Any, name: str, default: Any = None) -> Any:
     if isinstance(cfg, Mapping):
         return cfg.get(name, default)
     return getattr(cfg, name, default)
-
-
-def resolve_arch(arch: str, obs_space: gym.Space) -> str:
-    """The concrete architecture for ``arch`` (``auto`` is decided by the observation space)."""
-    if arch != "auto":
-        if arch not in ARCHS:
-            raise ValueError(f"model.arch={arch!r} is unknown: must be one of {ARCHS} or 'auto'")
-        return arch
-    if isinstance(obs_space, gym.spaces.Dict) and CANDIDATES_KEY in obs_space.spaces:
-        return "candidate_scorer"
-    if isinstance(obs_space, gym.spaces.Box) and len(obs_space.shape) == 3:
-        return "cnn_dueling"
-    return "mlp_dueling"
 
 
 def _mlp(sizes: Sequence[int]) -> nn.ModuleList:

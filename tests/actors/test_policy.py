@@ -17,7 +17,6 @@ from actors.policy import (
     NumpyDuelingPolicy,
     TorchPolicy,
     make_actor_policy,
-    resolve_arch,
 )
 from learner import models
 
@@ -160,23 +159,28 @@ def test_dict_weights_for_other_keys_or_a_box_batch_are_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    "space",
+    ("space", "numpy"),
     [
-        BOX,
-        GRID,
-        DICT,
-        gym.spaces.Box(0, 255, (2, 6, 6), np.uint8),
-        gym.spaces.Dict(
-            {
-                "candidate_features": gym.spaces.Box(-1, 1, (6, 3), np.float32),
-                "action_mask": gym.spaces.Box(0, 1, (6,), np.int8),
-            }
+        (BOX, True),
+        (GRID, True),
+        (DICT, True),
+        (gym.spaces.Box(0, 255, (2, 6, 6), np.uint8), False),
+        (
+            gym.spaces.Dict(
+                {
+                    "candidate_features": gym.spaces.Box(-1, 1, (6, 3), np.float32),
+                    "action_mask": gym.spaces.Box(0, 1, (6,), np.int8),
+                }
+            ),
+            False,
         ),
     ],
 )
-@pytest.mark.parametrize("arch", ["auto", "mlp_dueling", "cnn_dueling", "candidate_scorer"])
-def test_arch_choice_is_the_learners(space: gym.Space, arch: str) -> None:
-    assert resolve_arch(arch, space) == models.resolve_arch(arch, space)
+def test_auto_arch_picks_numpy_for_the_dueling_mlp_only(space: gym.Space, numpy: bool) -> None:
+    policy = make_actor_policy({"arch": "auto"}, space, 6, seed=0)
+    assert policy.arch == models.resolve_arch("auto", space)
+    assert isinstance(policy, NumpyDuelingPolicy) is numpy
+    assert isinstance(policy, TorchPolicy) is not numpy
 
 
 def test_unknown_arch_is_refused() -> None:
