@@ -142,7 +142,10 @@ class Prefetcher:
                 sb = self.sampler.sample(B * group, timeout_ms=self.sample_timeout_ms)
                 self.sampled += len(sb.ids)
                 for g in range(group):
-                    part = slice(g * B, (g + 1) * B)
+                    # The draws are stratified over the whole priority mass in order, so
+                    # a contiguous slice would hold only 1/group of the replay (one age
+                    # band); every group-th draw spans all of it, like a batch of its own.
+                    part = slice(g, B * group, group)
                     data = {k: v[part] for k, v in sb.data.items()}
                     item = Sampled(
                         ids=sb.ids[part],
