@@ -119,7 +119,8 @@ def test_weight_polling_refuses_corrupt_and_misfit_blobs(
         caplog.set_level(logging.WARNING, logger="actors.worker")
         publish(cfg, seed=3, hidden_sizes=[8])  # sound blob, wrong architecture
         assert worker.poll_weights() is False
-        assert "torso.0.weight is [8, 4], the network needs [64, 4]" in caplog.text
+        width = cfg["model"]["hidden_sizes"][0]
+        assert f"torso.0.weight is [8, 4], the network needs [{width}, 4]" in caplog.text
         np.testing.assert_array_equal(worker._policy.q_values(probe), before)
         assert worker.policy_version == v0 and worker.stats()["weights_refused"] == 2
 
