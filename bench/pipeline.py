@@ -260,6 +260,7 @@ def solve_with_launcher(overrides: list[str], seed: int, max_wall_s: float) -> d
         "process_s": process_s,
         "timeline_s": summary.get("timeline_s", {}),
         "env_steps": solved[0]["env_steps"] if solved else summary["env_steps"],
+        "learner_updates": solved[0]["learner_updates"] if solved else summary["learner_updates"],
         "stop_reason": summary["stop_reason"],
     }
     print(f"  learner.main: {run}", flush=True)
@@ -307,6 +308,7 @@ def bench_cartpole(
         "cartpole_process_s": statistics.median(r["process_s"] for r in ours),
         "cartpole_process_to_solve_s": statistics.median(r["process_to_solve_s"] for r in ours),
         "cartpole_env_steps_to_solve": statistics.median(r["env_steps"] for r in ours),
+        "cartpole_updates_to_solve": statistics.median(r["learner_updates"] for r in ours),
         "cartpole_solved_runs": sum(r["solved"] for r in ours),
         "cartpole_runs": len(ours),
         "cartpole_per_seed": ours,
@@ -388,6 +390,11 @@ def main() -> None:
         result["cartpole_vs_baseline_process_ratio"] = (
             result["cartpole_process_to_solve_s"] / result["baseline_process_to_solve_s"]
         )
+        # the same seeds ran back to back: the median of per-seed ratios, load paired
+        pairs = zip(result["cartpole_per_seed"], result.get("baseline_per_seed", []), strict=False)
+        per_seed = [o["wall_s"] / b["wall_s"] for o, b in pairs]
+        if per_seed:
+            result["cartpole_vs_baseline_paired_ratio_median"] = statistics.median(per_seed)
         # a capped (unsolved) run makes its wall-clock a lower bound, not a figure
         result["cartpole_ratio_all_solved"] = result.get("cartpole_solved_runs") == result.get(
             "cartpole_runs"
