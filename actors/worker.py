@@ -469,8 +469,8 @@ class ActorWorker:
                 return
             except ReplayTimeoutError:
                 self._blocked_flushes += 1
-                if self._stop_event.is_set():
-                    logger.warning(
+                if self._stop_event.is_set():  # the run is ending: the learner stopped sampling
+                    logger.info(
                         "actor %d stopping with %d transitions held back by the rate limiter",
                         self.actor_id,
                         self._writer.pending_transitions,
@@ -650,14 +650,23 @@ class ActorWorker:
             if self._closed:
                 return
             self._closed = True
+        from replay import ReplayTimeoutError
+
+        # Stopped with the run (stop() or the stop key): the learner no longer samples, so
+        # chunks the rate limiter holds back will not be let in; do not wait for them.
+        stopping = self._stop_event.is_set()
+        close_ms = 100 if stopping else self.settings.flush_timeout_ms
         for what, fn in (
             ("flush", lambda: self._write_pending(force_flush=True)),
-            ("writer", lambda: self._writer.close(timeout_ms=self.settings.flush_timeout_ms)),
+            ("writer", lambda: self._writer.close(timeout_ms=close_ms)),
             ("envs", self._stepper.close),
             ("weights", self._store.close),
         ):
             try:
                 fn()
+            except ReplayTimeoutError as exc:
+                log = logger.info if stopping else logger.warning
+                log("actor %d: %s left unsent at close: %s", self.actor_id, what, exc)
             except Exception as exc:  # keep closing the rest
                 logger.warning("actor %d: closing %s failed: %s", self.actor_id, what, exc)
         with contextlib.suppress(Exception):
