@@ -57,14 +57,15 @@ class SumTree:
         idx = pos + self._leaves
         self._sum[idx] = w
         self._min[idx] = np.where(w > 0, w, np.inf)
-        idx = np.unique(idx >> 1)
-        while idx[0] >= 1:
-            left = 2 * idx
-            self._sum[idx] = self._sum[left] + self._sum[left + 1]
-            self._min[idx] = np.minimum(self._min[left], self._min[left + 1])
-            if idx[0] == 1:
-                break
-            idx = np.unique(idx >> 1)
+        # Level by level up to the root. Repeated parents are recomputed from the same
+        # children to the same value, so no de-duplication (np.unique sorts: it cost
+        # more than the repeats).
+        s, m = self._sum, self._min
+        for _ in range(self._depth):
+            idx = idx >> 1
+            left = idx << 1
+            s[idx] = s[left] + s[left + 1]
+            m[idx] = np.minimum(m[left], m[left + 1])
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> np.ndarray:
         """``batch_size`` leaf positions, leaf i with probability ``w_i / total``.
