@@ -137,7 +137,7 @@ class LearnerConfig:
     publish_interval_updates: int = 50
     # Weight versions kept per model tag in the store (older ones are dropped).
     weights_history: int = 8
-    # Sampled batches kept ready by the background prefetch thread.
+    # Sampled batches kept ready (async mode) by the sampler process or prefetch thread.
     prefetch_batches: int = 8
     # Learner updates between checkpoints on disk (0: only the final one).
     checkpoint_interval_updates: int = 5_000
@@ -160,6 +160,10 @@ class LearnerConfig:
     eval_max_time_fraction: float = 0.05
     # Torch intra-op threads of the learner (0: torch's default).
     torch_threads: int = 1
+    # Async mode: sample in a child process (python -m replay.sampler_process) instead of
+    # a thread of the learner. Sampling is Python that holds the GIL; beside the updates
+    # in one process it cost the 2-core box half its updates/s (docs/benchmarks.md).
+    sampler_process: bool = True
     # Seconds the learner waits for one batch before it reports starvation.
     sample_timeout_ms: int = 1_000
     # Updates per collect phase in mode=sync, per env step collected.

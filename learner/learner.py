@@ -1,11 +1,12 @@
 """The learner loop: replay batches in, DQN updates, versioned weights out.
 
 :class:`Learner` owns the :class:`~learner.dqn.DQN` algorithm, a replay sampler, the
-weight store and checkpoints. In async mode a :class:`Prefetcher` thread keeps
-``prefetch_batches`` sampled batches ready (and applies priority updates — the
-sampler is not thread-safe, so only that thread touches it), so the device never
-waits on Redis while there is data; :attr:`Prefetcher.wait_fraction` says how much
-of the time it did. In sync mode batches are sampled inline (deterministic).
+weight store and checkpoints. In async mode ``prefetch_batches`` sampled batches are
+kept ready — by a sampler process (:class:`ProcessPrefetcher`, the default: sampling
+then holds no GIL the updates need) or by a :class:`Prefetcher` thread — and priority
+updates flow back the same way, so the device never waits on Redis while there is
+data; ``wait_fraction`` says how much of the time it did. In sync mode batches are
+sampled inline (deterministic).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from learner.dqn import DQN, TorchBatch
 from learner.evaluate import evaluate_policy
 from learner.models import export_for_edge, load_tensors
 from replay.errors import ReplayError, ReplayTimeoutError
+from replay.sampler_process import SamplerProcess, interleaved_parts
 
 logger = logging.getLogger(__name__)
 
@@ -141,11 +143,7 @@ class Prefetcher:
                 B = self.batch_size
                 sb = self.sampler.sample(B * group, timeout_ms=self.sample_timeout_ms)
                 self.sampled += len(sb.ids)
-                for g in range(group):
-                    # The draws are stratified over the whole priority mass in order, so
-                    # a contiguous slice would hold only 1/group of the replay (one age
-                    # band); every group-th draw spans all of it, like a batch of its own.
-                    part = slice(g, B * group, group)
+                for part in interleaved_parts(B * group, group):
                     data = {k: v[part] for k, v in sb.data.items()}
                     item = Sampled(
                         ids=sb.ids[part],
@@ -187,6 +185,66 @@ class Prefetcher:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+
+
+class ProcessPrefetcher:
+    """Batches from a :class:`~replay.sampler_process.SamplerProcess` as device tensors.
+
+    Same promises as :class:`Prefetcher` (batches in order, priorities applied before
+    later draws, idempotent :meth:`stop`), with the sampling in a child process.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        table: str,
+        batch_size: int,
+        depth: int,
+        device: torch.device,
+        sampler_kwargs: dict[str, Any],
+        seed: int,
+    ) -> None:
+        self.device = device
+        self.process = SamplerProcess(client, table, batch_size, depth, sampler_kwargs, seed)
+        self.group = self.process.group
+
+    def start(self) -> ProcessPrefetcher:
+        self.process.start()
+        return self
+
+    @property
+    def wait_fraction(self) -> float:
+        return self.process.wait_fraction
+
+    def reset_wait(self) -> None:
+        self.process.reset_wait()
+
+    @property
+    def errors(self) -> int:
+        return self.process.errors
+
+    @property
+    def last_error(self) -> str | None:
+        return self.process.last_error
+
+    def set_beta(self, beta: float) -> None:
+        self.process.set_beta(beta)
+
+    def get(self, timeout_s: float) -> Sampled | None:
+        sb = self.process.get(timeout_s)
+        if sb is None:
+            return None
+        return Sampled(
+            ids=sb.ids,
+            batch=TorchBatch.from_numpy(sb.data, sb.weights, self.device),
+            policy_version=sb.data.get("policy_version"),
+        )
+
+    def update_priorities(self, ids: np.ndarray, priorities: np.ndarray) -> None:
+        self.process.update_priorities(ids, priorities)
+
+    def stop(self) -> None:
+        self.process.stop()
 
 
 @dataclass
@@ -235,7 +293,7 @@ class Learner:
         self.sampler = client.sampler(
             cfg.replay.table, seed=int(cfg.seed), **cfg.replay.sampler_kwargs()
         )
-        self.prefetcher: Prefetcher | None = None
+        self.prefetcher: Prefetcher | ProcessPrefetcher | None = None
         self.checkpoint_dir = Path(cfg.learner.checkpoint_dir or run_dir / "checkpoints")
         self.last_stats: dict[str, float] = {}
         self._final_wait_fraction = 0.0
@@ -330,16 +388,28 @@ class Learner:
         """Anneal the importance-sampling exponent with the run's progress (0..1)."""
         start, final = float(self.cfg.replay.beta), float(self.cfg.algo.priority_beta_final)
         f = min(1.0, max(0.0, fraction))
-        self.sampler.beta = start + f * (final - start)
+        beta = start + f * (final - start)
+        if beta != self.sampler.beta and isinstance(self.prefetcher, ProcessPrefetcher):
+            self.prefetcher.set_beta(beta)
+        self.sampler.beta = beta
 
     def start_prefetch(self) -> None:
-        if self.prefetcher is None:
-            self.prefetcher = Prefetcher(
-                self.sampler,
-                int(self.cfg.algo.batch_size),
-                int(self.cfg.learner.prefetch_batches),
+        """Start keeping batches ready (async mode); a no-op once started."""
+        if self.prefetcher is not None:
+            return
+        batch, depth = int(self.cfg.algo.batch_size), int(self.cfg.learner.prefetch_batches)
+        if self.cfg.learner.sampler_process:
+            self.prefetcher = ProcessPrefetcher(
+                self.client,
+                self.cfg.replay.table,
+                batch,
+                depth,
                 self.device,
+                {**self.cfg.replay.sampler_kwargs(), "beta": float(self.sampler.beta)},
+                seed=int(self.cfg.seed),
             ).start()
+        else:
+            self.prefetcher = Prefetcher(self.sampler, batch, depth, self.device).start()
 
     def stop_prefetch(self) -> None:
         if self.prefetcher is not None:
@@ -440,6 +510,7 @@ __all__ = [
     "Learner",
     "LearnerCounters",
     "Prefetcher",
+    "ProcessPrefetcher",
     "Sampled",
     "resolve_device",
     "set_torch_threads",

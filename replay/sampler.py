@@ -58,12 +58,14 @@ def _digits(x: np.ndarray) -> np.ndarray:
 class SampleBatch:
     """A sampled batch: ``ids`` (for :meth:`ReplaySampler.update_priorities`), ``data``
     (field -> array with leading dim B), importance ``weights`` (float32, max 1) and the
-    sampling ``probabilities`` (float64)."""
+    sampling ``probabilities`` (float64). Sampled with ``decode=False``, ``data`` is
+    empty and ``records`` holds the raw structured records instead."""
 
     ids: np.ndarray
     data: dict[str, np.ndarray]
     weights: np.ndarray
     probabilities: np.ndarray
+    records: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -266,12 +268,15 @@ class ReplaySampler:
         return np.where(base > 0, np.maximum(w, np.finfo(np.float64).tiny), w)
 
     # ------------------------------------------------------------------ sampling
-    def sample(self, batch_size: int, timeout_ms: int | None = None) -> SampleBatch:
-        """Draw ``batch_size`` transitions (with replacement), decoded to numpy."""
+    def sample(
+        self, batch_size: int, timeout_ms: int | None = None, decode: bool = True
+    ) -> SampleBatch:
+        """Draw ``batch_size`` transitions (with replacement), decoded to numpy columns
+        (``decode=False``: left as the table's structured records, for shipping on)."""
         with self._lock:
-            return self._sample(batch_size, timeout_ms)
+            return self._sample(batch_size, timeout_ms, decode)
 
-    def _sample(self, batch_size: int, timeout_ms: int | None) -> SampleBatch:
+    def _sample(self, batch_size: int, timeout_ms: int | None, decode: bool = True) -> SampleBatch:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         deadline = None if timeout_ms is None else time.monotonic() + timeout_ms / 1000.0
@@ -280,7 +285,7 @@ class ReplaySampler:
         while True:
             if self._count == 0:
                 self._refresh()
-            result = self._try_sample(batch_size) if self._count > 0 else None
+            result = self._try_sample(batch_size, decode) if self._count > 0 else None
             if result is not None:
                 if blocked_since is not None:
                     self._account_blocked(time.monotonic() - blocked_since)
@@ -297,7 +302,7 @@ class ReplaySampler:
             time.sleep(delay_s if deadline is None else max(0.0, min(delay_s, deadline - now)))
             delay_s = min(delay_s * 2, 0.02)
 
-    def _try_sample(self, batch_size: int) -> SampleBatch | None:
+    def _try_sample(self, batch_size: int, decode: bool = True) -> SampleBatch | None:
         """One sampling attempt; None if the rate limiter (or a table reset) said no."""
         if self._probe and not self._gate_open(batch_size):
             return None
@@ -352,7 +357,11 @@ class ReplaySampler:
             weights = np.ones(batch_size, dtype=np.float32)
         ids = (self._pos_seq[positions] << ROW_BITS) | self._pos_row[positions]
         batch = SampleBatch(
-            ids=ids, data=records_to_batch(records), weights=weights, probabilities=probs
+            ids=ids,
+            data=records_to_batch(records) if decode else {},
+            weights=weights,
+            probabilities=probs,
+            records=None if decode else records,
         )
         self._apply_index(*index_part)  # chunks inserted meanwhile join for the next draw
         return batch
