@@ -463,6 +463,11 @@ class Learner:
         self._lag_sum, self._lag_n = 0.0, 0
         return lag
 
+    def reset_wait(self) -> None:
+        """Count the time waited on replay from now on."""
+        if self.prefetcher is not None:
+            self.prefetcher.reset_wait()
+
     @property
     def wait_fraction(self) -> float:
         if self.prefetcher is not None:

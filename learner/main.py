@@ -261,6 +261,8 @@ def _prepare(cfg: Config, run_dir: Path, st: RunState, stack: contextlib.ExitSta
         learner.adopt_published()
     version = learner.publish()
     logger.info("published %s version %d", tag, version)
+    if cfg.mode == "async":  # the sampler process starts (imports, indexes) beside Ray
+        learner.start_prefetch()
     st.mark("learner_ready")
 
     metrics = MetricsLogger(
@@ -441,6 +443,7 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
                 finished: dict[int, int] = {}  # actor index -> env steps when it finished
                 running.update({i: a.run.remote(max_env_steps=share) for i, a in enumerate(actors)})
                 learner.start_prefetch()
+                learner.reset_wait()  # the learner's waiting counts from here
                 last_poll = time.monotonic()
                 next_eval = last_poll + float(cfg.learner.eval_interval_s)
                 pub_every = int(cfg.learner.publish_interval_updates)
