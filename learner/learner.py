@@ -28,7 +28,7 @@ from learner.dqn import DQN, TorchBatch
 from learner.evaluate import evaluate_policy
 from learner.models import export_for_edge, load_tensors
 from replay.errors import ReplayError, ReplayTimeoutError
-from replay.sampler_process import SamplerProcess, interleaved_parts
+from replay.sampler_process import SamplerProcess, WaitMeter, interleaved_parts
 
 logger = logging.getLogger(__name__)
 
@@ -98,25 +98,22 @@ class Prefetcher:
         self._updates: queue.Queue[tuple[np.ndarray, np.ndarray]] = queue.Queue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="fsrl-prefetch", daemon=True)
-        self.waited_s = 0.0
-        self._t0 = time.monotonic()
+        self.wait = WaitMeter()
         self.errors = 0
         self.last_error: str | None = None
         self.sampled = 0
 
     def start(self) -> Prefetcher:
-        self._t0 = time.monotonic()
+        self.wait.reset()
         self._thread.start()
         return self
 
     @property
     def wait_fraction(self) -> float:
-        total = time.monotonic() - self._t0
-        return self.waited_s / total if total > 0 else 0.0
+        return self.wait.fraction
 
     def reset_wait(self) -> None:
-        self.waited_s = 0.0
-        self._t0 = time.monotonic()
+        self.wait.reset()
 
     def _apply_updates(self) -> None:
         """Apply every pending priority update in one call (one Redis round trip)."""
@@ -176,7 +173,7 @@ class Prefetcher:
         except queue.Empty:
             return None
         finally:
-            self.waited_s += time.monotonic() - t0
+            self.wait.add(time.monotonic() - t0)
 
     def update_priorities(self, ids: np.ndarray, priorities: np.ndarray) -> None:
         self._updates.put((ids, priorities))

@@ -52,6 +52,26 @@ def interleaved_parts(total: int, group: int) -> list[slice]:
     return [slice(g, total, group) for g in range(group)]
 
 
+class WaitMeter:
+    """The share of wall time, since :meth:`reset`, spent in the waits passed to :meth:`add`."""
+
+    def __init__(self) -> None:
+        self.waited_s = 0.0
+        self._t0 = time.monotonic()
+
+    def add(self, seconds: float) -> None:
+        self.waited_s += seconds
+
+    def reset(self) -> None:
+        self.waited_s = 0.0
+        self._t0 = time.monotonic()
+
+    @property
+    def fraction(self) -> float:
+        total = time.monotonic() - self._t0
+        return self.waited_s / total if total > 0 else 0.0
+
+
 class SamplerProcess:
     """A child process sampling ``table`` for one learner; batches arrive in order.
 
@@ -107,8 +127,7 @@ class SamplerProcess:
         self.errors = 0
         self.last_error: str | None = None
         self.sampled = 0
-        self.waited_s = 0.0
-        self._t0 = time.monotonic()
+        self.wait = WaitMeter()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> SamplerProcess:
@@ -130,7 +149,8 @@ class SamplerProcess:
         self._frames = wire.FrameBuffer()
         self._credit = 0
         self._send(wire.frame(wire.K_CONFIG, json.dumps(self._config).encode()))
-        self._t0 = time.monotonic()
+        if not self.restarts:
+            self.wait.reset()
         return self
 
     @property
@@ -182,12 +202,10 @@ class SamplerProcess:
     # ------------------------------------------------------------------ learner side
     @property
     def wait_fraction(self) -> float:
-        total = time.monotonic() - self._t0
-        return self.waited_s / total if total > 0 else 0.0
+        return self.wait.fraction
 
     def reset_wait(self) -> None:
-        self.waited_s = 0.0
-        self._t0 = time.monotonic()
+        self.wait.reset()
 
     def _send(self, data: bytes) -> None:
         if self._sock is None:
@@ -228,7 +246,7 @@ class SamplerProcess:
             assert self._sock is not None
             t0 = time.monotonic()
             ready, _, _ = select.select([self._sock], [], [], left)
-            self.waited_s += time.monotonic() - t0  # only the blocking: decoding is work
+            self.wait.add(time.monotonic() - t0)  # only the blocking: decoding is work
             if not ready:
                 return None
             try:
