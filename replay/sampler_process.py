@@ -306,6 +306,10 @@ class _Child:
         )
         self.in_flight = 0
         self.stop = False
+        # The learner's death closes its end of the socket (EOF here); a changed parent
+        # pid catches it too. (Not PR_SET_PDEATHSIG: that fires when the *thread* that
+        # started us ends, and the launcher starts the sampler from a set-up thread.)
+        self.parent_pid = os.getppid()
         self.pending: list[tuple[np.ndarray, np.ndarray]] = []
 
     def notice(self, text: str) -> None:
@@ -351,7 +355,7 @@ class _Child:
     def run(self) -> None:
         batch, depth, group = self.cfg["batch_size"], self.cfg["depth"], self.cfg["group"]
         timeout_ms = self.cfg["sample_timeout_ms"]
-        while not self.stop:
+        while not self.stop and os.getppid() == self.parent_pid:
             # Draw a whole group per call (one round trip, one priority write): wait
             # until the learner has taken that many.
             self.pump(0.0 if depth - self.in_flight >= group else 0.05)
@@ -385,15 +389,6 @@ class _Child:
         self.client.close()
 
 
-def _die_with_parent() -> None:
-    """Linux: SIGTERM this process when the process that started it dies."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 def child_main(fd: int) -> int:
     """Entry point of ``python -m replay.sampler_process FD``."""
     logging.basicConfig(
@@ -401,7 +396,6 @@ def child_main(fd: int) -> int:
     )
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the learner; it stops us
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    _die_with_parent()
     sock = socket.socket(fileno=fd)
     frames = wire.FrameBuffer()
     config: dict[str, Any] | None = None

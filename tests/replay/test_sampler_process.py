@@ -239,3 +239,36 @@ def test_bad_priorities_are_reported_and_sampling_goes_on(redis_url: str, namesp
     finally:
         proc.stop()
         client.close()
+
+
+def test_a_sampler_started_from_a_thread_outlives_that_thread(
+    redis_url: str, namespace: str
+) -> None:
+    """The launcher starts the sampler from a set-up thread that then ends; the child
+    must stay up (a parent-death signal tied to that thread killed it)."""
+    import threading
+
+    client = ReplayClient(redis_url, namespace=namespace)
+    _fill(client, 512)
+    proc = SamplerProcess(client, "replay", batch_size=16, depth=4, sampler_kwargs={}, seed=0)
+
+    def start_then_end() -> None:
+        proc.start()
+        time.sleep(1.5)  # the child is up and settled before this thread ends
+
+    starter = threading.Thread(target=start_then_end)
+    starter.start()
+    starter.join()
+    try:
+        deadline = time.monotonic() + 3.0
+        got = 0
+        while time.monotonic() < deadline:
+            sb = proc.get(timeout_s=1.0)
+            assert sb is not None
+            proc.update_priorities(sb.ids, np.ones(16))
+            got += 1
+        assert got > 10
+        assert proc.restarts == 0, proc.last_error
+    finally:
+        proc.stop()
+        client.close()
