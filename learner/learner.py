@@ -287,9 +287,8 @@ class Learner:
         set_torch_threads(cfg)
         self.algo = DQN(cfg.model, cfg.algo, obs_space, num_actions, self.device, seed=cfg.seed)
         self.counters = LearnerCounters()
-        self.sampler = client.sampler(
-            cfg.replay.table, seed=int(cfg.seed), **cfg.replay.sampler_kwargs()
-        )
+        self.beta = float(cfg.replay.beta)  # importance-sampling exponent, annealed
+        self._sampler: Any = None  # in-process sampler: sync mode and the prefetch thread
         self.prefetcher: Prefetcher | ProcessPrefetcher | None = None
         self.checkpoint_dir = Path(cfg.learner.checkpoint_dir or run_dir / "checkpoints")
         self.last_stats: dict[str, float] = {}
@@ -381,14 +380,29 @@ class Learner:
         return h.hexdigest()
 
     # ------------------------------------------------------------------ training
+    @property
+    def sampler(self) -> Any:
+        """The in-process replay sampler, built (and its index read from Redis) on first use:
+        with the sampler process, async runs never need one here."""
+        if self._sampler is None:
+            self._sampler = self.client.sampler(
+                self.cfg.replay.table, seed=int(self.cfg.seed), **self.cfg.replay.sampler_kwargs()
+            )
+            self._sampler.beta = self.beta
+        return self._sampler
+
     def set_progress(self, fraction: float) -> None:
         """Anneal the importance-sampling exponent with the run's progress (0..1)."""
         start, final = float(self.cfg.replay.beta), float(self.cfg.algo.priority_beta_final)
         f = min(1.0, max(0.0, fraction))
         beta = start + f * (final - start)
-        if beta != self.sampler.beta and isinstance(self.prefetcher, ProcessPrefetcher):
+        if beta == self.beta:
+            return
+        self.beta = beta
+        if self._sampler is not None:
+            self._sampler.beta = beta
+        if isinstance(self.prefetcher, ProcessPrefetcher):
             self.prefetcher.set_beta(beta)
-        self.sampler.beta = beta
 
     def start_prefetch(self) -> None:
         """Start keeping batches ready (async mode); a no-op once started."""
@@ -402,7 +416,7 @@ class Learner:
                 batch,
                 depth,
                 self.device,
-                {**self.cfg.replay.sampler_kwargs(), "beta": float(self.sampler.beta)},
+                {**self.cfg.replay.sampler_kwargs(), "beta": self.beta},
                 seed=int(self.cfg.seed),
             ).start()
         else:
