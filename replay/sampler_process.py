@@ -225,7 +225,8 @@ class SamplerProcess:
         self._credit = 0
 
     def set_beta(self, beta: float) -> None:
-        """The importance-sampling exponent for the child's next draws."""
+        """The importance-sampling exponent for the child's next draws (and a restarted one's)."""
+        self._config["sampler"]["beta"] = float(beta)
         self._send(wire.frame(wire.K_BETA, np.float64(beta).tobytes()))
 
     def get(self, timeout_s: float) -> SampleBatch | None:
