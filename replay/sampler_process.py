@@ -78,8 +78,9 @@ class SamplerProcess:
     Promises: :meth:`get` returns a :class:`~replay.sampler.SampleBatch` (decoded
     columns, importance weights) or None after ``timeout_s``; priorities passed to
     :meth:`update_priorities` reach the child before it draws again; a child that dies
-    is started again (``restarts`` counts it; after ``max_restarts`` :meth:`get` raises
-    :class:`~replay.errors.ReplayError` with its exit code); :meth:`stop` is idempotent
+    is started again (``restarts`` counts it; a death beyond ``max_restarts`` within
+    ``restart_window_s`` makes :meth:`get` raise :class:`~replay.errors.ReplayError`
+    with its exit code); :meth:`stop` is idempotent
     and leaves no process behind. ``wait_fraction`` is the share of wall time spent
     blocked in :meth:`get`.
     """
@@ -94,6 +95,7 @@ class SamplerProcess:
         seed: int,
         sample_timeout_ms: int = 200,
         max_restarts: int = 5,
+        restart_window_s: float = 600.0,
     ) -> None:
         if batch_size < 1 or depth < 1:
             raise ValueError(f"batch_size and depth must be >= 1, got {batch_size}, {depth}")
@@ -102,6 +104,8 @@ class SamplerProcess:
         self.depth = int(depth)
         self.group = max(1, self.depth // 2)
         self.max_restarts = int(max_restarts)
+        self.restart_window_s = float(restart_window_s)
+        self._restart_times: list[float] = []
         _, spec = client.table_info(table)
         self.record_dtype = spec.record_dtype
         self._config = {
@@ -186,15 +190,22 @@ class SamplerProcess:
                 code = self._proc.wait(timeout=2.0)
         self.errors += 1
         self.last_error = f"sampler process {why} (exit code {code})"
-        if self.restarts >= self.max_restarts:
+        now = time.monotonic()
+        recent = [t for t in self._restart_times if now - t < self.restart_window_s]
+        if len(recent) >= self.max_restarts:
             self.stop(timeout_s=1.0)
             raise ReplayError(
-                f"{self.last_error}; gave up after {self.restarts} restarts of the "
-                f"sampler of table {self.table!r}"
+                f"{self.last_error}; gave up after {len(recent)} restarts within "
+                f"{self.restart_window_s:.0f} s of the sampler of table {self.table!r}"
             )
+        self._restart_times = [*recent, now]
         self.restarts += 1
         logger.error(
-            "%s; starting it again (%d/%d)", self.last_error, self.restarts, self.max_restarts
+            "%s; starting it again (%d in the last %.0f s, at most %d)",
+            self.last_error,
+            len(self._restart_times),
+            self.restart_window_s,
+            self.max_restarts,
         )
         self._close_child(timeout_s=1.0)
         self.start()

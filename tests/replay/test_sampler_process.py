@@ -173,20 +173,76 @@ def test_a_killed_sampler_process_is_started_again(redis_url: str, namespace: st
         client.close()
 
 
-def test_the_process_gives_up_after_max_restarts(redis_url: str, namespace: str) -> None:
+def test_the_process_gives_up_after_max_restarts_within_the_window(
+    redis_url: str, namespace: str
+) -> None:
     client = ReplayClient(redis_url, namespace=namespace)
     _fill(client, 256)
     proc = SamplerProcess(
-        client, "replay", batch_size=8, depth=2, sampler_kwargs={}, seed=0, max_restarts=1
+        client,
+        "replay",
+        batch_size=8,
+        depth=2,
+        sampler_kwargs={},
+        seed=0,
+        max_restarts=2,
+        restart_window_s=600.0,
     )
     proc.start()
+
+    def kill_and_get() -> None:
+        """Kill the child; read on (batches it sent before dying) until it was restarted."""
+        pid, restarts = proc.pid, proc.restarts
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while proc.restarts == restarts and time.monotonic() < deadline:
+            proc.get(timeout_s=1.0)
+        assert proc.get(timeout_s=20.0) is not None  # the new child serves
+
     try:
-        with pytest.raises(ReplayError, match="gave up after 1 restarts"):
+        assert proc.get(timeout_s=20.0) is not None
+        before = proc.restarts
+        kill_and_get()
+        kill_and_get()
+        assert proc.restarts == before + 2
+        with pytest.raises(ReplayError, match="gave up after 2 restarts within 600 s"):
             for _ in range(100):
                 pid = proc.pid
                 if pid is not None:
                     os.kill(pid, signal.SIGKILL)
                 proc.get(timeout_s=2.0)
+    finally:
+        proc.stop()
+        client.close()
+
+
+def test_restarts_older_than_the_window_do_not_count(redis_url: str, namespace: str) -> None:
+    client = ReplayClient(redis_url, namespace=namespace)
+    _fill(client, 256)
+    proc = SamplerProcess(
+        client,
+        "replay",
+        batch_size=8,
+        depth=2,
+        sampler_kwargs={},
+        seed=0,
+        max_restarts=1,
+        restart_window_s=0.5,
+    )
+    proc.start()
+    try:
+        for _ in range(3):  # three deaths, each alone in its window: each is restarted
+            assert proc.get(timeout_s=20.0) is not None
+            pid = proc.pid
+            assert pid is not None
+            restarts = proc.restarts
+            os.kill(pid, signal.SIGKILL)
+            time.sleep(0.6)
+            deadline = time.monotonic() + 30
+            while proc.restarts == restarts and time.monotonic() < deadline:
+                proc.get(timeout_s=1.0)
+        assert proc.restarts == 3
     finally:
         proc.stop()
         client.close()
