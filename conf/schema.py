@@ -430,6 +430,11 @@ def validate(cfg: Any) -> None:
     _check(cfg, "robot.backend", lambda v: v in ROBOT_BACKENDS, f"one of {ROBOT_BACKENDS}")
     _check(cfg, "robot.watchdog_ms", _pos, "> 0")
     _check(cfg, "robot.step_timeout_ms", _pos, "> 0")
+    if "gopigo" in str(_get(cfg, "env.id")).lower() and _get(cfg, "robot.endpoint") is not None:
+        # One robot behind one endpoint: every further env would drive the same motors.
+        one = "1 when robot.endpoint is set (one robot, one env; experiment=gopigo sets it)"
+        _check(cfg, "actors.num", lambda v: v == 1, one)
+        _check(cfg, "actors.envs_per_actor", lambda v: v == 1, one)
 
 
 __all__ = [

@@ -76,6 +76,20 @@ def test_bad_override_raises_naming_the_field(override: str, field: str) -> None
         conf.load_config([override])
 
 
+def test_a_real_robot_endpoint_takes_exactly_one_env() -> None:
+    """One robot behind one endpoint: a second env would drive the same motors."""
+    real = ["robot=gopigo3", "robot.endpoint=tcp://gopigo.local:5555"]
+    with pytest.raises(ValueError, match=r"actors\.envs_per_actor=8 .*one robot, one env"):
+        conf.load_config(["env=gopigo", "actors.num=1", *real])
+    with pytest.raises(ValueError, match=r"actors\.num=2 .*one robot, one env"):
+        conf.load_config(["experiment=gopigo", "actors.num=2", *real])
+    cfg = conf.load_config(["experiment=gopigo", *real])
+    assert (cfg.actors.num, cfg.actors.envs_per_actor) == (1, 1)
+    # simulated robots: one local sim edge per env, as many as asked
+    sim = conf.load_config(["experiment=gopigo", "actors.num=2"])
+    assert sim.actors.num == 2
+
+
 def test_run_without_any_budget_is_rejected() -> None:
     with pytest.raises(ValueError, match="budget"):
         conf.load_config(["budget.env_steps=null", "budget.wall_time_s=null"])
