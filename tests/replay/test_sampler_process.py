@@ -43,6 +43,20 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _kill_until_restarted(proc: SamplerProcess, pause_s: float = 0.0) -> int:
+    """SIGKILL the child, read on (batches it sent before dying) until the learner side
+    has started a new one; returns the dead child's pid."""
+    pid, restarts = proc.pid, proc.restarts
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(pause_s)
+    deadline = time.monotonic() + 30
+    while proc.restarts == restarts and time.monotonic() < deadline:
+        proc.get(timeout_s=1.0)
+    assert proc.restarts == restarts + 1, proc.last_error
+    return pid
+
+
 # ---------------------------------------------------------------------- frames
 
 
@@ -155,16 +169,9 @@ def test_a_killed_sampler_process_is_started_again(redis_url: str, namespace: st
     proc.start()
     try:
         assert proc.get(timeout_s=20.0) is not None
-        pid = proc.pid
-        assert pid is not None
-        os.kill(pid, signal.SIGKILL)
-        got = None
-        deadline = time.monotonic() + 30
-        while got is None and time.monotonic() < deadline:
-            got = proc.get(timeout_s=1.0)
-            if got is not None and proc.restarts == 0:
-                got = None  # a batch sent before the kill
-        assert got is not None and len(got) == 32
+        pid = _kill_until_restarted(proc)
+        got = proc.get(timeout_s=20.0)
+        assert got is not None and len(got) == 32  # the new child serves
         assert proc.restarts == 1 and proc.pid != pid
         assert "exit code -9" in (proc.last_error or "")
         assert not _alive(pid)
@@ -190,22 +197,11 @@ def test_the_process_gives_up_after_max_restarts_within_the_window(
     )
     proc.start()
 
-    def kill_and_get() -> None:
-        """Kill the child; read on (batches it sent before dying) until it was restarted."""
-        pid, restarts = proc.pid, proc.restarts
-        assert pid is not None
-        os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        while proc.restarts == restarts and time.monotonic() < deadline:
-            proc.get(timeout_s=1.0)
-        assert proc.get(timeout_s=20.0) is not None  # the new child serves
-
     try:
         assert proc.get(timeout_s=20.0) is not None
-        before = proc.restarts
-        kill_and_get()
-        kill_and_get()
-        assert proc.restarts == before + 2
+        for _ in range(2):
+            _kill_until_restarted(proc)
+            assert proc.get(timeout_s=20.0) is not None  # the new child serves
         with pytest.raises(ReplayError, match="gave up after 2 restarts within 600 s"):
             for _ in range(100):
                 pid = proc.pid
@@ -234,14 +230,7 @@ def test_restarts_older_than_the_window_do_not_count(redis_url: str, namespace: 
     try:
         for _ in range(3):  # three deaths, each alone in its window: each is restarted
             assert proc.get(timeout_s=20.0) is not None
-            pid = proc.pid
-            assert pid is not None
-            restarts = proc.restarts
-            os.kill(pid, signal.SIGKILL)
-            time.sleep(0.6)
-            deadline = time.monotonic() + 30
-            while proc.restarts == restarts and time.monotonic() < deadline:
-                proc.get(timeout_s=1.0)
+            _kill_until_restarted(proc, pause_s=0.6)
         assert proc.restarts == 3
     finally:
         proc.stop()
