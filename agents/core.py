@@ -60,6 +60,8 @@ class ActorSlot:
     num_actors: int
     envs_per_actor: int
     seed: int
+    #: Intra-op threads for a torch forward on the actor (numpy policies ignore it).
+    torch_threads: int = 1
 
 
 @runtime_checkable
@@ -70,7 +72,7 @@ class ActorPolicy(Protocol):
         """Behaviour actions (exploration included), one row per env."""
 
     def priorities(self, batch: Batch) -> np.ndarray | None:
-        """Initial replay priorities of these transitions (> 0), or None for the default."""
+        """Initial replay priorities of these transitions (finite, >= 0), or None for the default."""
 
     def load(self, tensors: Tensors, metadata: Metadata) -> None:
         """Act with a published version; raise ValueError if it does not fit (kept: the old)."""
@@ -154,6 +156,10 @@ class Agent(ABC):
     @property
     def gamma(self) -> float:
         return float(self.algo.gamma)
+
+    def tag_suffix(self) -> str:
+        """What a default model tag says after the env id (``CartPole-v1-<this>``)."""
+        return self.name
 
     def transition_spec(self) -> TransitionSpec:
         """The replay columns this agent learns from (the standard ones by default)."""

@@ -31,8 +31,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from agents.dqn.learner import DQN, TorchBatch  # noqa: E402
 from conf import load_config  # noqa: E402
-from learner.dqn import DQN, TorchBatch  # noqa: E402
 from learner.learner import Prefetcher, ProcessPrefetcher  # noqa: E402
 from replay import ReplayClient, TableConfig, TransitionSpec  # noqa: E402
 from replay.embedded import EmbeddedRedis  # noqa: E402

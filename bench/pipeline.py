@@ -146,8 +146,8 @@ def bench_propagation(overrides: list[str], versions: int, interval_s: float) ->
         switches_key,
         transition_spec,
     )
+    from agents.dqn.networks import build_q_network, export_for_edge, resolve_arch
     from conf import load_config, to_container
-    from learner.models import build_q_network, export_for_edge, resolve_arch
     from replay import ReplayClient
     from replay.embedded import EmbeddedRedis
     from replay.weights import WeightStore

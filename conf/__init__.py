@@ -20,6 +20,7 @@ from conf.schema import (
     AlgoConfig,
     BudgetConfig,
     Config,
+    DQNConfig,
     EnvConfig,
     LearnerConfig,
     LoggingConfig,
@@ -27,9 +28,10 @@ from conf.schema import (
     RayConfig,
     ReplayConfig,
     RobotConfig,
+    register_algo,
     register_configs,
-    validate,
 )
+from conf.validate import validate
 
 register_configs()
 
@@ -47,6 +49,7 @@ def load_config(overrides: list[str] | None = None, config_name: str = CONFIG_NA
     from omegaconf.errors import OmegaConfBaseException
 
     overrides = list(overrides or [])
+    register_user_algos(overrides)
     try:
         with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
             composed = compose(config_name=config_name, overrides=overrides)
@@ -64,15 +67,42 @@ def to_config(composed: DictConfig) -> Config:
     from omegaconf.errors import OmegaConfBaseException
 
     plain = OmegaConf.to_container(composed, resolve=False)
-    if isinstance(plain, dict):
-        plain.pop("hydra", None)
-        _reject_unknown_keys({str(k): v for k, v in plain.items()}, Config, "")
     try:
         cfg = OmegaConf.to_object(composed)
     except OmegaConfBaseException as exc:
         raise ValueError(f"bad config: {exc}") from exc
+    if isinstance(plain, dict):
+        plain.pop("hydra", None)
+        algo = plain.pop("algo", None)
+        _reject_unknown_keys({str(k): v for k, v in plain.items()}, Config, "")
+        if isinstance(algo, dict):  # the agent's own section type, not the default's
+            _reject_unknown_keys(algo, type(getattr(cfg, "algo")), "algo.")  # noqa: B009
     validate(cfg)
     return cfg  # type: ignore[return-value]
+
+
+def register_user_algos(overrides: list[str]) -> None:
+    """Make ``algo=package.module:Name`` overrides composable: register that agent's own
+    ``algo`` section (its ``config_class``) as a choice of the ``algo`` group.
+
+    Imported by name (like env ids), so conf never depends on the agents package."""
+    import importlib
+
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key.lstrip("+~") != "algo" or ":" not in value:
+            continue
+        module_name, _, attr = value.partition(":")
+        try:
+            agent = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(
+                f"algo={value!r}: cannot import {attr!r} from {module_name!r} ({exc})"
+            ) from exc
+        node = getattr(agent, "config_class", None)
+        if not (isinstance(node, type) and dataclasses.is_dataclass(node)):
+            raise ValueError(f"algo={value!r}: {attr} has no config_class dataclass")
+        register_algo(value, node)
 
 
 def _reject_unknown_keys(node: dict[str, Any], schema: type, prefix: str) -> None:
@@ -115,6 +145,7 @@ def default_model_tag(env_id: str, arch: str) -> str:
 __all__ = [
     "ActorsConfig",
     "AlgoConfig",
+    "DQNConfig",
     "BudgetConfig",
     "Config",
     "EnvConfig",
@@ -127,6 +158,7 @@ __all__ = [
     "default_model_tag",
     "from_container",
     "load_config",
+    "register_user_algos",
     "to_config",
     "to_container",
     "validate",

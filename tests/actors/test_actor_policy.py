@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from actors.policy import (
+from agents.dqn.actor import (
     NumpyDuelingPolicy,
     TorchPolicy,
     make_actor_policy,
@@ -228,7 +228,7 @@ from actors.worker import ActorWorker
 from conf import load_config, to_container
 url, ns, tag = sys.argv[1:4]
 cfg = to_container(load_config(["actors.envs_per_actor=8", "actors.chunk_size=16", "seed=7"]))
-worker = ActorWorker(cfg, 0, url, ns, tag)
+worker = ActorWorker.from_config(cfg, 0, url, ns, tag)
 out = worker.collect(400)
 worker.stop()
 assert out["policy_version"] == 0 and out["transitions"] > 0, out

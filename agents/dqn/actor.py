@@ -1,4 +1,4 @@
-"""The actor's Q-function: numpy for ``mlp_dueling``, torch (imported lazily) for the rest.
+"""The DQN actor's Q-function: numpy for ``mlp_dueling``, torch (imported lazily) for the rest.
 
 An actor only runs small forward passes (a batch of ``envs_per_actor`` observations to
 act, a chunk of transitions for initial priorities), so for the default dueling MLP it
@@ -9,7 +9,7 @@ saves each actor process about a second of CPU at start-up. ``cnn_dueling`` and
 
 Both follow :class:`ActorPolicy`: ``q_values(obs)`` on a batch as the vector env returns
 it, ``load(tensors, metadata)`` with the weight store's tensors (names and shapes of
-``learner.models.export_for_edge``), and ``ensure_weights()`` for the seeded initial
+``agents.dqn.networks.export_for_edge``), and ``ensure_weights()`` for the seeded initial
 network an actor acts with before any version is published.
 """
 
@@ -23,22 +23,22 @@ from typing import Any, Protocol
 import numpy as np
 from gymnasium import spaces
 
-from learner.archs import MASK_KEY, resolve_arch
+from agents.dqn.archs import MASK_KEY, resolve_arch
 
 logger = logging.getLogger(__name__)
 
 
-class ActorPolicy(Protocol):
-    """What the actor needs from its Q-function.
+class QFunction(Protocol):
+    """What the DQN actor policy needs from its Q-function copy.
 
     * ``q_values(obs)`` — Q-values ``[B, A]`` (float32) for a batch: an array ``[B, ...]``
       or a dict of arrays keyed like the observation space; where ``obs["action_mask"]``
-      is 0 the value is ``-inf`` (like ``learner.models.QNetwork.forward``).
+      is 0 the value is ``-inf`` (like ``agents.dqn.networks.QNetwork.forward``).
     * ``load(tensors, metadata)`` — act with these weights from now on; raises
       ``ValueError`` naming the tensor or value that does not fit, and then keeps the
       weights it had.
     * ``ensure_weights()`` — when nothing was loaded yet, take the seeded initial network
-      (``learner.models.build_q_network`` after ``torch.manual_seed(seed)``).
+      (``agents.dqn.networks.build_q_network`` after ``torch.manual_seed(seed)``).
     """
 
     arch: str
@@ -64,7 +64,7 @@ def _seeded_network(
     """The learner's network for ``model_cfg``, initialised after ``torch.manual_seed(seed)``."""
     import torch
 
-    from learner.models import build_q_network
+    from agents.dqn.networks import build_q_network
 
     torch.manual_seed(seed)
     net = build_q_network(model_cfg, obs_space, num_actions)
@@ -75,7 +75,7 @@ def _seeded_network(
 class NumpyDuelingPolicy:
     """``mlp_dueling`` evaluated with numpy; never imports torch once weights are loaded.
 
-    Promises: the same Q-values as ``learner.models.MLPDuelingQ`` for the same weights
+    Promises: the same Q-values as ``agents.dqn.networks.MLPDuelingQ`` for the same weights
     (float32; a Dict observation is flattened like ``MLPDuelingQ.features``: keys other
     than ``action_mask`` in sorted order, each flattened, concatenated; then
     ``input_scale`` of ``model_cfg``); :meth:`load` accepts exactly the tensors whose
@@ -178,7 +178,7 @@ class NumpyDuelingPolicy:
     def ensure_weights(self) -> None:
         if self._net is not None:
             return
-        from learner.models import export_for_edge
+        from agents.dqn.networks import export_for_edge
 
         net = _seeded_network(self.model_cfg, self.obs_space, self.num_actions, self.seed)
         self.load(*export_for_edge(net))
@@ -188,7 +188,7 @@ class NumpyDuelingPolicy:
 def _dueling_shapes(
     obs_dim: int, hidden: Sequence[int], head: int, num_actions: int
 ) -> dict[str, tuple[int, ...]]:
-    """Tensor names and shapes of ``learner.models.MLPDuelingQ`` (its ``state_dict``)."""
+    """Tensor names and shapes of ``agents.dqn.networks.MLPDuelingQ`` (its ``state_dict``)."""
     shapes: dict[str, tuple[int, ...]] = {}
 
     def linear_stack(prefix: str, sizes: Sequence[int]) -> None:
@@ -235,9 +235,9 @@ def _json_float(meta: Mapping[str, str], key: str) -> float:
 class TorchPolicy:
     """The learner's torch module (``cnn_dueling``, ``candidate_scorer``) on the actor's CPU.
 
-    Promises: exactly ``learner.models.build_q_network(model_cfg, ...)`` seeded with
+    Promises: exactly ``agents.dqn.networks.build_q_network(model_cfg, ...)`` seeded with
     ``torch.manual_seed(seed)`` at construction, evaluated under ``torch.no_grad()`` with
-    ``torch_threads`` intra-op threads; :meth:`load` is ``learner.models.load_tensors``
+    ``torch_threads`` intra-op threads; :meth:`load` is ``agents.dqn.networks.load_tensors``
     (a misfit raises ``ValueError`` and leaves the weights as they were).
     """
 
@@ -257,13 +257,13 @@ class TorchPolicy:
         self.arch = str(self._net.arch)
 
     def q_values(self, obs: Any) -> np.ndarray:
-        from learner.models import obs_to_tensor
+        from agents.dqn.networks import obs_to_tensor
 
         with self._torch.no_grad():
             return self._net(obs_to_tensor(obs)).numpy()
 
     def load(self, tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None) -> None:
-        from learner.models import load_tensors
+        from agents.dqn.networks import load_tensors
 
         arch = (metadata or {}).get("arch", self.arch)
         if arch != self.arch:
@@ -286,7 +286,7 @@ def make_actor_policy(
     num_actions: int,
     seed: int,
     torch_threads: int = 1,
-) -> ActorPolicy:
+) -> QFunction:
     """The policy for ``model_cfg["arch"]`` (``auto`` resolved from ``obs_space``).
 
     ``mlp_dueling`` → :class:`NumpyDuelingPolicy` (no torch until :meth:`ensure_weights`
@@ -300,7 +300,7 @@ def make_actor_policy(
 
 
 __all__ = [
-    "ActorPolicy",
+    "QFunction",
     "NumpyDuelingPolicy",
     "TorchPolicy",
     "check_shapes",

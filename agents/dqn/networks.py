@@ -51,7 +51,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from learner.archs import ARCHS, CANDIDATES_KEY, MASK_KEY, resolve_arch
+from agents.dqn.archs import ARCHS, CANDIDATES_KEY, MASK_KEY, resolve_arch
 
 logger = logging.getLogger(__name__)
 
