@@ -18,7 +18,6 @@ steps ``valid=False`` and the folder skips them.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import logging
 from collections.abc import Mapping
@@ -29,6 +28,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
 
+from conf import as_section
 from conf.sections import EnvConfig
 
 logger = logging.getLogger(__name__)
@@ -63,13 +63,7 @@ def _uses_own_vector_env(spec: gym.envs.registration.EnvSpec) -> bool:
 
 def env_section(env_cfg: EnvConfig | Mapping[str, Any]) -> EnvConfig:
     """The typed ``env`` section (a plain mapping, e.g. from YAML or a test, is converted)."""
-    if isinstance(env_cfg, EnvConfig):
-        return env_cfg
-    known = {f.name for f in dataclasses.fields(EnvConfig)}
-    unknown = sorted(set(env_cfg) - known)
-    if unknown:
-        raise ValueError(f"env section has unknown keys {unknown} (known: {sorted(known)})")
-    return EnvConfig(**dict(env_cfg))
+    return as_section(EnvConfig, dict(env_cfg) if isinstance(env_cfg, Mapping) else env_cfg)
 
 
 def _make_kwargs(env: EnvConfig) -> dict[str, Any]:

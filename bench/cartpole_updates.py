@@ -31,7 +31,7 @@ import torch
 from actors.nstep import NStepFolder
 from agents.dqn.exploration import epsilon_ladder
 from agents.dqn.learner import DQN, TorchBatch
-from conf.schema import AlgoConfig, EnvConfig, ModelConfig
+from conf.schema import DQNConfig, EnvConfig, ModelConfig
 from learner.evaluate import evaluate_policy
 from replay.sumtree import SumTree
 
@@ -75,7 +75,7 @@ def updates_to_solve(seed: int, a: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(1)
     rng = np.random.default_rng(seed)
     model = ModelConfig(arch="mlp_dueling", hidden_sizes=[int(h) for h in a.hidden.split(",")])
-    algo = AlgoConfig(lr=a.lr, batch_size=a.batch, target_update_interval_updates=a.tui, n_step=a.n)
+    algo = DQNConfig(lr=a.lr, batch_size=a.batch, target_update_interval_updates=a.tui, n_step=a.n)
     env_cfg = EnvConfig(id="CartPole-v1")
     obs_space = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
     dqn = DQN(model, algo, obs_space, 2, torch.device("cpu"), seed=seed)

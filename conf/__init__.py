@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -136,6 +136,26 @@ def from_container(data: dict[str, Any]) -> Config:
     return OmegaConf.to_object(merged)  # type: ignore[return-value]
 
 
+S = TypeVar("S")
+
+
+def as_section(schema: type[S], value: Any) -> S:
+    """``value`` as the typed section ``schema``: an instance passes through; a plain mapping
+    (YAML, a test, checkpoint metadata) is checked against the schema's fields and converted.
+    Raises ``ValueError`` naming unknown keys."""
+    if isinstance(value, schema):
+        return value
+    if isinstance(value, DictConfig):
+        value = OmegaConf.to_container(value, resolve=True)
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a {schema.__name__} or a mapping, got {type(value).__name__}")
+    known = {f.name for f in dataclasses.fields(schema)}  # type: ignore[arg-type]
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise ValueError(f"{schema.__name__} has no field(s) {unknown} (known: {sorted(known)})")
+    return schema(**value)
+
+
 def default_model_tag(env_id: str, arch: str) -> str:
     """The weight line used when ``model.tag`` is null: ``<env id>-<arch>``, filename-safe."""
     name = env_id.split(":")[-1]
@@ -144,6 +164,7 @@ def default_model_tag(env_id: str, arch: str) -> str:
 
 __all__ = [
     "ActorsConfig",
+    "as_section",
     "AlgoConfig",
     "DQNConfig",
     "BudgetConfig",

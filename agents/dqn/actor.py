@@ -24,6 +24,9 @@ import numpy as np
 from gymnasium import spaces
 
 from agents.dqn.archs import MASK_KEY, resolve_arch
+from conf import as_section
+from conf.sections import ModelConfig
+from robot_edge.policy import NumpyPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +61,7 @@ def _masked(q: np.ndarray, obs: Any) -> np.ndarray:
     return q
 
 
-def _seeded_network(
-    model_cfg: Mapping[str, Any], obs_space: spaces.Space, num_actions: int, seed: int
-) -> Any:
+def _seeded_network(model_cfg: Any, obs_space: spaces.Space, num_actions: int, seed: int) -> Any:
     """The learner's network for ``model_cfg``, initialised after ``torch.manual_seed(seed)``."""
     import torch
 
@@ -93,14 +94,12 @@ class NumpyDuelingPolicy:
         num_actions: int,
         seed: int,
     ) -> None:
-        from robot_edge.policy import NumpyPolicy
-
         self._numpy_policy_cls = NumpyPolicy
-        self.model_cfg = dict(model_cfg)
+        self.model_cfg = as_section(ModelConfig, dict(model_cfg))
         self.obs_space = obs_space
         self.num_actions = int(num_actions)
         self.seed = int(seed)
-        self.input_scale = float(self.model_cfg.get("input_scale", 1.0))
+        self.input_scale = float(self.model_cfg.input_scale)
         if isinstance(obs_space, spaces.Dict):
             self.obs_keys = sorted(k for k in obs_space.spaces if k != MASK_KEY)
             sizes = [int(np.prod(obs_space.spaces[k].shape or ())) for k in self.obs_keys]
@@ -110,10 +109,10 @@ class NumpyDuelingPolicy:
                 raise ValueError(f"observation space {obs_space} has no shape")
             self.obs_keys = []
             self.obs_dim = int(np.prod(obs_space.shape))
-        hidden = [int(h) for h in self.model_cfg.get("hidden_sizes", [64, 64])]
+        hidden = [int(h) for h in self.model_cfg.hidden_sizes]
         if not hidden:
             raise ValueError("model.hidden_sizes is empty: mlp_dueling needs a torso layer")
-        head = int(self.model_cfg.get("head_hidden_size", 0) or 0)
+        head = int(self.model_cfg.head_hidden_size or 0)
         self.expected_shapes = _dueling_shapes(self.obs_dim, hidden, head, self.num_actions)
         self._net: Any = None  # a robot_edge.policy.NumpyPolicy once weights are loaded
 
@@ -292,8 +291,9 @@ def make_actor_policy(
     ``mlp_dueling`` → :class:`NumpyDuelingPolicy` (no torch until :meth:`ensure_weights`
     needs the seeded initial network); anything else → :class:`TorchPolicy`.
     """
-    arch = resolve_arch(str(model_cfg.get("arch", "auto")), obs_space)
-    cfg = {**model_cfg, "arch": arch}
+    model = as_section(ModelConfig, dict(model_cfg))
+    arch = resolve_arch(str(model.arch), obs_space)
+    cfg = {**model.__dict__, "arch": arch}
     if arch == "mlp_dueling":
         return NumpyDuelingPolicy(cfg, obs_space, num_actions, seed)
     return TorchPolicy(cfg, obs_space, num_actions, seed, torch_threads)

@@ -18,6 +18,8 @@ CANDIDATES_KEY = "candidate_features"
 
 def resolve_arch(arch: str, obs_space: gym.Space) -> str:
     """The concrete architecture for ``arch`` (``auto`` is decided by the observation space)."""
+    if ":" in arch:  # the user's own QNetwork subclass, "package.module:Name"
+        return arch
     if arch != "auto":
         if arch not in ARCHS:
             raise ValueError(f"model.arch={arch!r} is unknown: must be one of {ARCHS} or 'auto'")

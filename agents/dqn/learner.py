@@ -36,12 +36,10 @@ from agents.dqn.networks import (
     load_tensors,
     obs_to_tensor,
 )
+from conf import as_section
+from conf.schema import DQNConfig
 
 logger = logging.getLogger(__name__)
-
-
-def _get(cfg: Any, name: str) -> Any:
-    return cfg[name] if isinstance(cfg, Mapping) else getattr(cfg, name)
 
 
 def split_obs(data: Mapping[str, Any], prefix: str) -> Any:
@@ -120,13 +118,14 @@ class DQN(AgentLearner):
         device: torch.device,
         seed: int = 0,
     ) -> None:
+        algo = as_section(DQNConfig, algo_cfg)
         self.device = device
-        self.gamma = float(_get(algo_cfg, "gamma"))
-        self.double_q = bool(_get(algo_cfg, "double_q"))
-        self.huber_delta = float(_get(algo_cfg, "huber_delta"))
-        self.max_grad_norm = float(_get(algo_cfg, "max_grad_norm"))
-        self.td_priority_offset = float(_get(algo_cfg, "td_priority_offset"))
-        self.target_update_interval = int(_get(algo_cfg, "target_update_interval_updates"))
+        self.gamma = float(algo.gamma)
+        self.double_q = bool(algo.double_q)
+        self.huber_delta = float(algo.huber_delta)
+        self.max_grad_norm = float(algo.max_grad_norm)
+        self.td_priority_offset = float(algo.td_priority_offset)
+        self.target_update_interval = int(algo.target_update_interval_updates)
         torch.manual_seed(seed)
         self.online: QNetwork = build_q_network(model_cfg, obs_space, num_actions).to(device)
         self.target: QNetwork = build_q_network(model_cfg, obs_space, num_actions).to(device)
@@ -134,8 +133,8 @@ class DQN(AgentLearner):
         self.target.requires_grad_(False)
         self.optimizer = _adam(
             list(self.online.parameters()),
-            lr=float(_get(algo_cfg, "lr")),
-            eps=float(_get(algo_cfg, "adam_eps")),
+            lr=float(algo.lr),
+            eps=float(algo.adam_eps),
         )
         self.updates = 0
 
