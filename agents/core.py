@@ -104,9 +104,10 @@ class AgentLearner(ABC):
     def export(self) -> tuple[Tensors, Metadata]:
         """The acting weights as numpy tensors plus metadata saying how to run them."""
 
-    @abstractmethod
     def load_export(self, tensors: Tensors, metadata: Metadata) -> None:
-        """Start from a published version (cold start / adopt); ValueError if it does not fit."""
+        """Start from a published version (cold start / adopt); ValueError if it does not fit
+        (the default: this agent cannot start from its export, e.g. a lossy one)."""
+        raise ValueError(f"{type(self).__name__} cannot start from a published version")
 
     @abstractmethod
     def state(self) -> tuple[dict[str, Any], dict[str, Any]]:

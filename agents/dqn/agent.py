@@ -112,6 +112,12 @@ class DQNAgent(Agent):
         )
         return DQNActorPolicy(q, eps, slot.seed)
 
+    def network(self) -> Any:
+        """A fresh torch Q-network of this run's architecture (imports torch)."""
+        from agents.dqn.networks import build_q_network
+
+        return build_q_network(self.model_section(), self.observation_space, self.num_actions)
+
     def learner(self, device: Any, seed: int) -> Any:
         from agents.dqn.learner import DQN
 
