@@ -44,6 +44,8 @@ class ReplayConfig:
     chunk_size: int = 64
     # Chunks buffered before a writer sends them in one pipelined round trip.
     max_pending_chunks: int = 16
+    # A partial chunk older than this is sent by the writer's flush_due (every env step).
+    max_chunk_age_ms: int = 1_000
     # Time allowed to reach Redis (and authenticate) before failing, seconds.
     connect_timeout_s: float = 5.0
     # Time one Redis call may take before it counts as a lost connection, seconds.
@@ -65,6 +67,15 @@ class ReplayConfig:
             samples_per_insert=None if spi is None else float(spi),
             error_buffer=None if self.error_buffer is None else float(self.error_buffer),
         )
+
+    def writer_kwargs(self) -> dict[str, object]:
+        """Keyword arguments for :meth:`ReplayClient.writer` (add the agent's ``priority_fn``)."""
+        return {
+            "chunk_size": int(self.chunk_size),
+            "max_pending_chunks": int(self.max_pending_chunks),
+            "timeout_ms": int(self.flush_timeout_ms),
+            "max_age_ms": int(self.max_chunk_age_ms),
+        }
 
     def sampler_kwargs(self) -> dict[str, object]:
         """Keyword arguments for :meth:`ReplayClient.sampler`."""
