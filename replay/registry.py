@@ -270,7 +270,10 @@ class TagLease:
         doc["acquired_ms"] = int(time.time() * 1000)
         value = json.dumps(doc, sort_keys=True)
         for _ in range(3):  # the holder's lease may expire between SET NX and the look
-            if self.redis.set(self.key, value, nx=True, px=self.ttl_ms):
+            # (a SET retried after a lost reply finds its own value: that is ours too)
+            if self.redis.set(self.key, value, nx=True, px=self.ttl_ms) or (
+                self.redis.get(self.key) == value.encode()
+            ):
                 self._value, self.held = value, True
                 logger.info("%s leased to %s for %d ms", self._where(), self.owner, self.ttl_ms)
                 return self
