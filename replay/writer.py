@@ -24,8 +24,9 @@ from replay.rawpipe import RawPipe
 
 logger = logging.getLogger(__name__)
 
-#: Computes the initial priorities of one chunk from its columns (flat names, as the spec).
-PriorityFn = Callable[[dict[str, np.ndarray]], np.ndarray]
+#: Computes the initial priorities of one chunk from its columns (flat names, as the
+#: spec); None keeps the default 1.0 (``ActorPolicy.priorities`` fits as it is).
+PriorityFn = Callable[[dict[str, np.ndarray]], "np.ndarray | None"]
 
 
 class ReplayWriter:
@@ -203,9 +204,10 @@ class ReplayWriter:
         if self.priority_fn is None or not missing.any():
             return
         try:
-            computed = np.asarray(
-                self.priority_fn(records_to_batch(self._records[:n])), dtype=np.float32
-            ).reshape(-1)
+            out = self.priority_fn(records_to_batch(self._records[:n]))
+            if out is None:  # the agent has no opinion: the default
+                return
+            computed = np.asarray(out, dtype=np.float32).reshape(-1)
             if computed.shape != (n,):
                 raise ValueError(f"returned shape {computed.shape} for a chunk of {n} rows")
             _check_priorities(computed[missing], "returned priorities")

@@ -90,11 +90,12 @@ def test_given_priorities_win_and_the_rest_come_from_priority_fn(
     np.testing.assert_array_equal(p1, [41.0, 51.0])
 
 
-def test_without_priority_fn_priorities_default_to_one(
-    client: ReplayClient, spec: TransitionSpec
+@pytest.mark.parametrize("priority_fn", [None, lambda cols: None])
+def test_without_priority_fn_or_its_opinion_priorities_default_to_one(
+    client: ReplayClient, spec: TransitionSpec, priority_fn
 ) -> None:
     client.create_table(TableConfig("replay", capacity=1000), spec)
-    with client.writer("replay", chunk_size=3) as w:
+    with client.writer("replay", chunk_size=3, priority_fn=priority_fn) as w:
         w.append(make_batch(spec, 0, 5))
     assert [p.tolist() for p, _ in _stored_chunks(client, spec)] == [[1.0] * 3, [1.0] * 2]
 
