@@ -125,14 +125,8 @@ class WeightStore:
         self.refused = 0
 
     def __reduce__(self) -> tuple[Any, ...]:
-        args = (
-            self.url,
-            self.namespace,
-            self.history,
-            self.connect_timeout_s,
-            self.reconnect_timeout_s,
-        )
-        return (type(self), args)
+        args = (self.url, self.namespace, self.history)
+        return (type(self), (*args, self.connect_timeout_s, self.reconnect_timeout_s))
 
     def __repr__(self) -> str:
         return f"WeightStore({mask_url(self.url)!r}, namespace={self.namespace!r})"
@@ -363,6 +357,8 @@ class WeightFollower:
         target = self.target()
         if target is None or target == self.version or target in self._refused:
             return False
+        if self.follow == "latest" and self.version is not None and target < self.version:
+            return False  # versions never go back; a store that lost data catches up
         # following the champion: that version and no other; else never go back
         above = target - 1 if self.follow == "champion" else self.version
         found = self.store.fetch_newest_sound(
