@@ -1,7 +1,7 @@
 """What an actor tells the run through Redis: episodes, weight switches, heartbeats.
 
 Every entry is a flat string field map with ``proto`` = :data:`ACTOR_PROTOCOL_VERSION`
-(no pickle). Keys (all under ``fsrl:{namespace}:``, see :func:`episodes_key` & co.):
+(no pickle). Keys (all under ``fsrl:{namespace}:``, named by :class:`replay.keys.RunKeys`):
 
 * ``episodes`` (XADD, approximate MAXLEN): ``proto, actor_id, env, policy_version`` (at
   the episode's end), ``policy_version_first``, ``return``, ``length``, ``time_s``;
@@ -21,37 +21,14 @@ from typing import Any, cast
 import numpy as np
 import redis
 
+from replay.keys import RunKeys
+
 logger = logging.getLogger(__name__)
 
 #: Version of the flat field maps this module writes to Redis (episodes, switches, status).
 ACTOR_PROTOCOL_VERSION = 1
 #: Transitions written before any weights were fetched carry this policy version.
 NO_VERSION = -1
-
-
-def episodes_key(namespace: str) -> str:
-    """Stream of finished episodes (one entry each, flat string fields)."""
-    return f"fsrl:{namespace}:episodes"
-
-
-def switches_key(namespace: str) -> str:
-    """Stream of weight switches: one entry each time an actor starts acting with a new version."""
-    return f"fsrl:{namespace}:actors:switches"
-
-
-def status_key(namespace: str, actor_id: int) -> str:
-    """Hash with an actor's heartbeat and counters; expires after 3 heartbeat intervals."""
-    return f"fsrl:{namespace}:actors:{actor_id}"
-
-
-def life_key(namespace: str, actor_id: int) -> str:
-    """Hash that outlives crashes (no expiry): restarts and env steps across incarnations."""
-    return f"fsrl:{namespace}:actors:{actor_id}:life"
-
-
-def stop_key(namespace: str) -> str:
-    """When this key exists, every actor of the namespace leaves ``run()``."""
-    return f"fsrl:{namespace}:actors:stop"
 
 
 class EpisodeBook:
@@ -104,12 +81,12 @@ class EpisodeBook:
         self.ret[env] = 0.0
         self.length[env] = 0
 
-    def flush(self, r: redis.Redis, namespace: str) -> bool:
+    def flush(self, r: redis.Redis, keys: RunKeys) -> bool:
         """Send the finished episodes; on a connection error keep them for the next try."""
         if not self.pending:
             return True
         pipe = r.pipeline(transaction=False)
-        key = episodes_key(namespace)
+        key = keys.episodes
         for fields in self.pending:
             pipe.xadd(key, cast(dict[Any, Any], fields), maxlen=100_000, approximate=True)
         try:
@@ -132,10 +109,10 @@ class EpisodeBook:
         }
 
 
-def announce_switch(r: redis.Redis, namespace: str, actor_id: int, version: int) -> None:
+def announce_switch(r: redis.Redis, keys: RunKeys, actor_id: int, version: int) -> None:
     """Record that ``actor_id`` acts with ``version`` from now on."""
     r.xadd(
-        switches_key(namespace),
+        keys.switches,
         {
             "proto": str(ACTOR_PROTOCOL_VERSION),
             "actor_id": str(actor_id),
@@ -148,7 +125,7 @@ def announce_switch(r: redis.Redis, namespace: str, actor_id: int, version: int)
 
 
 def write_heartbeat(
-    r: redis.Redis, namespace: str, actor_id: int, interval_s: float, counters: dict[str, Any]
+    r: redis.Redis, keys: RunKeys, actor_id: int, interval_s: float, counters: dict[str, Any]
 ) -> dict[str, str]:
     """Refresh the status hash (expires after 3 intervals) and the life hash's env steps."""
     fields = {
@@ -158,11 +135,11 @@ def write_heartbeat(
         "heartbeat_s": f"{time.time():.6f}",
         **{k: str(v) for k, v in counters.items()},
     }
-    key = status_key(namespace, actor_id)
+    key = keys.actor_status(actor_id)
     pipe = r.pipeline(transaction=False)
     pipe.hset(key, mapping=cast(dict[Any, Any], fields))
     pipe.pexpire(key, max(1, int(3_000 * interval_s)))
-    pipe.hset(life_key(namespace, actor_id), "env_steps", fields["env_steps"])
+    pipe.hset(keys.actor_life(actor_id), "env_steps", fields["env_steps"])
     pipe.execute()
     return fields
 
@@ -172,10 +149,5 @@ __all__ = [
     "NO_VERSION",
     "EpisodeBook",
     "announce_switch",
-    "episodes_key",
-    "life_key",
-    "status_key",
-    "stop_key",
-    "switches_key",
     "write_heartbeat",
 ]

@@ -1,7 +1,7 @@
 """What one actor worker is handed across Ray: typed config sections, not dicts.
 
 Promises: :class:`ActorSpec` holds the dataclass sections the actor reads (``env``,
-``actors``, ``algo``, ``model``) plus where the run lives; it is validated when made
+``actors``, ``algo``, ``model``, ``replay``) plus where the run lives; it is validated when made
 (an ``actor_id`` outside ``[0, actors.num)`` raises :class:`ActorConfigError`).
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 import conf
 from actors.envs import probe_spaces
 from agents import Agent, resolve_agent
-from conf.schema import ActorsConfig, Config, EnvConfig, ModelConfig
+from conf.schema import ActorsConfig, Config, EnvConfig, ModelConfig, ReplayConfig
 
 
 class ActorConfigError(ValueError):
@@ -30,7 +30,7 @@ class ActorSpec:
     algo: Any  # the agent's own section (conf.schema.AlgoConfig or a subclass)
     model: ModelConfig
     seed: int
-    table: str
+    replay: ReplayConfig  # the table and the writer's chunking
     replay_url: str
     namespace: str
     model_tag: str
@@ -58,7 +58,7 @@ class ActorSpec:
             algo=cfg.algo,
             model=cfg.model,
             seed=int(cfg.seed),
-            table=cfg.replay.table,
+            replay=cfg.replay,
             replay_url=replay_url,
             namespace=namespace,
             model_tag=tag,

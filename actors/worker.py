@@ -21,17 +21,12 @@ import redis
 
 from actors.envs import VectorStepper, make_vector_env
 from actors.nstep import NStepFolder
-from actors.reporting import (
-    NO_VERSION,
-    EpisodeBook,
-    announce_switch,
-    life_key,
-    stop_key,
-    write_heartbeat,
-)
+from actors.reporting import NO_VERSION, EpisodeBook, announce_switch, write_heartbeat
 from actors.spec import ActorSpec
 from agents import ActorSlot, resolve_agent
 from replay import ReplayClient, ReplayConnectionError, ReplayTimeoutError
+from replay.config import writer_kwargs
+from replay.keys import RunKeys
 from replay.weights import WeightFollower, WeightStore, connect
 
 logger = logging.getLogger(__name__)
@@ -72,8 +67,9 @@ class ActorWorker:
     given seed and weights), ``stats()``, ``heartbeat()``, ``stop()`` (idempotent).
 
     Transitions carry ``policy_version`` (the version that chose the action) and
-    ``actor_id`` and go to the replay in chunks of ``actors.chunk_size`` with the
-    policy's initial priorities (a partial chunk waits at most ``flush_timeout_ms``).
+    ``actor_id`` and go to the replay through the writer, which cuts chunks of
+    ``replay.chunk_size`` and prices each with the policy's initial priorities; a
+    partial chunk waits at most ``replay.max_chunk_age_ms``.
     Restarts: a crashed actor is rebuilt by Ray (fresh envs, seeds offset by the
     restart count); its env-step count continues from the life hash. Open n-step
     windows and unflushed transitions of the crashed incarnation are lost.
@@ -91,10 +87,11 @@ class ActorWorker:
         self._running = False
 
         self._redis = connect(spec.replay_url)
+        self.keys = RunKeys(spec.namespace)
         self.restarts = 0
         self._env_steps_before = 0
         if reconstructed_by_ray():
-            life = life_key(spec.namespace, spec.actor_id)
+            life = self.keys.actor_life(spec.actor_id)
             self.restarts = int(self._redis.hincrby(life, "restarts", 1))
             self._env_steps_before = int(self._redis.hget(life, "env_steps") or 0)
             logger.warning("actor %d restarted by Ray (restart %d)", self.actor_id, self.restarts)
@@ -115,17 +112,16 @@ class ActorWorker:
         self._obs = self._stepper.reset()
 
         self._client = ReplayClient(spec.replay_url, namespace=spec.namespace)
-        self._writer = self._client.writer(spec.table, chunk_size=a.chunk_size)
+        # the writer is the one place that chunks; the policy prices each sealed chunk
+        self._writer = self._client.writer(
+            spec.replay.table, priority_fn=self._policy.priorities, **writer_kwargs(spec.replay)
+        )
         self._store = WeightStore(spec.replay_url, spec.namespace)
         self._follower = WeightFollower(self._store, spec.model_tag)
         self.policy_version = NO_VERSION
         self._weights_refused = 0
 
-        self._pending: list[dict[str, np.ndarray]] = []
-        self._pending_rows = 0
-        self._pending_since = 0.0
         self._env_steps = 0
-        self._transitions = 0
         self._act_s = self._write_s = self._env_s = 0.0
         self._last_poll = self._last_heartbeat = 0.0
         self._blocked_flushes = 0
@@ -168,7 +164,7 @@ class ActorWorker:
             return False
         self.policy_version = version
         self._follower.tensors = None  # the policy holds them now
-        announce_switch(self._redis, self.namespace, self.actor_id, version)
+        announce_switch(self._redis, self.keys, self.actor_id, version)
         return True
 
     # ------------------------------------------------------------------ stepping
@@ -196,68 +192,54 @@ class ActorWorker:
         self._env_steps += n
         rows = len(out["reward"])
         if rows:
-            if not self._pending:
-                self._pending_since = time.monotonic()
-            self._pending.append(out)
-            self._pending_rows += rows
+            out.pop("env_index", None)
+            out["actor_id"] = np.full(rows, self.actor_id, dtype=np.int32)
+            t0 = time.perf_counter()
+            self._writer.append(out)
+            self._write_s += time.perf_counter() - t0
 
     # ------------------------------------------------------------------ writing
-    def _write_pending(self, force_flush: bool) -> None:
-        """Send held transitions: whole chunks always, the partial rest when ``force_flush``."""
-        if not self._pending:
-            if force_flush:
-                self._flush_episodes()
-            return
-        t0 = time.perf_counter()
-        merged = {k: np.concatenate([p[k] for p in self._pending]) for k in self._pending[0]}
-        total = len(merged["reward"])
-        chunk = self.spec.actors.chunk_size
-        send = total if force_flush else total - total % chunk
-        if send:
-            batch = {k: v[:send] for k, v in merged.items() if k != "env_index"}
-            batch["actor_id"] = np.full(send, self.actor_id, dtype=np.int32)
-            self._writer.append(batch, self._policy.priorities(batch))
-            self._flush_writer()
-            self._transitions += send
-        rest = {k: v[send:] for k, v in merged.items()}
-        self._pending = [rest] if total - send else []
-        self._pending_rows = total - send
-        if self._pending:
-            self._pending_since = time.monotonic()
-        self._flush_episodes()
-        self._write_s += time.perf_counter() - t0
+    def _write(self, force: bool = False) -> None:
+        """Send what the writer holds: every sealed chunk at once, the partial chunk when
+        ``force`` or when it is ``replay.max_chunk_age_ms`` old; then finished episodes."""
+        w = self._writer
+        if force:
+            sent = self._send(w.flush)
+        elif w.sealed_chunks:
+            sent = self._send(w.send_sealed)
+        else:
+            sent = self._send(w.flush_due)
+        if sent or force:
+            self._flush_episodes()
 
-    def _flush_writer(self) -> None:
-        """Send the writer's chunks, blocking while the replay's rate limiter holds inserts
-        back (Reverb semantics), but leaving promptly when stop() is called."""
-        while True:
-            try:
-                self._writer.flush(timeout_ms=self.spec.actors.flush_timeout_ms)
-                return
-            except ReplayTimeoutError:
-                self._blocked_flushes += 1
-                if self._stop_event.is_set():  # the run is ending: the learner stopped sampling
-                    logger.info(
-                        "actor %d stopping with %d transitions held back by the rate limiter",
-                        self.actor_id,
-                        self._writer.pending_transitions,
-                    )
-                    return
-                if time.monotonic() - self._last_heartbeat >= self.spec.actors.heartbeat_interval_s:
-                    self.heartbeat()
+    def _send(self, send: Callable[[int], Any]) -> bool:
+        """Call a writer's send, blocking while the replay's rate limiter holds inserts back
+        (Reverb semantics), but leaving promptly when stop() is called."""
+        t0 = time.perf_counter()
+        sent_before = self._writer.transitions_sent
+        try:
+            while True:
+                try:
+                    send(self.spec.replay.flush_timeout_ms)
+                    return self._writer.transitions_sent > sent_before
+                except ReplayTimeoutError:
+                    self._blocked_flushes += 1
+                    if self._stop_event.is_set():  # the run is ending: the learner stopped sampling
+                        logger.info(
+                            "actor %d stopping with %d transitions held back by the rate limiter",
+                            self.actor_id,
+                            self._writer.pending_transitions,
+                        )
+                        return False
+                    interval = self.spec.actors.heartbeat_interval_s
+                    if time.monotonic() - self._last_heartbeat >= interval:
+                        self.heartbeat()
+        finally:
+            self._write_s += time.perf_counter() - t0
 
     def _flush_episodes(self) -> None:
-        if not self._book.flush(self._redis, self.namespace):
+        if not self._book.flush(self._redis, self.keys):
             self._redis_errors += 1
-
-    def _maybe_write(self, now: float) -> None:
-        if self._pending_rows >= self.spec.actors.chunk_size:
-            self._write_pending(force_flush=False)
-        if (
-            self._pending
-            and (now - self._pending_since) * 1000 >= self.spec.actors.flush_timeout_ms
-        ):
-            self._write_pending(force_flush=True)
 
     # ------------------------------------------------------------------ public API
     def heartbeat(self) -> dict[str, str]:
@@ -265,14 +247,14 @@ class ActorWorker:
         self._last_heartbeat = time.monotonic()
         counters = {
             "env_steps": self._env_steps_before + self._env_steps,
-            "transitions": self._transitions,
+            "transitions": self._writer.transitions_sent,
             "episodes": self._book.episodes,
             "policy_version": self.policy_version,
             "restarts": self.restarts,
             "running": "1" if self._running else "0",
         }
         interval = self.spec.actors.heartbeat_interval_s
-        return write_heartbeat(self._redis, self.namespace, self.actor_id, interval, counters)
+        return write_heartbeat(self._redis, self.keys, self.actor_id, interval, counters)
 
     def stats(self) -> dict[str, Any]:
         """Counters of this incarnation (env_steps_total also counts earlier incarnations)."""
@@ -280,8 +262,8 @@ class ActorWorker:
             "actor_id": self.actor_id,
             "env_steps": self._env_steps,
             "env_steps_total": self._env_steps_before + self._env_steps,
-            "transitions": self._transitions,
-            "pending_transitions": self._pending_rows,
+            "transitions": self._writer.transitions_sent,
+            "pending_transitions": self._writer.pending_transitions,
             "episodes": self._book.episodes,
             "policy_version": self.policy_version,
             "weights_refused": self._weights_refused,
@@ -304,7 +286,7 @@ class ActorWorker:
         # periodic heartbeat, and a status hash still saying running=0 misleads watchers
         self._tolerate_outage(self.heartbeat)
         start = time.monotonic()
-        stop_k = stop_key(self.namespace)
+        stop_k = self.keys.actors_stop
         try:
             while not self._stop_event.is_set():
                 if max_env_steps is not None and (
@@ -312,8 +294,8 @@ class ActorWorker:
                 ):
                     break
                 self._step()
+                self._write()
                 now = time.monotonic()
-                self._maybe_write(now)
                 if now - self._last_poll >= a.weight_poll_interval_s:
                     self._tolerate_outage(self.poll_weights)
                 if now - self._last_heartbeat >= a.heartbeat_interval_s:
@@ -324,7 +306,7 @@ class ActorWorker:
                     if max_duration_s is not None and now - start >= max_duration_s:
                         break
             if not self._closed:
-                self._write_pending(force_flush=True)
+                self._write(force=True)
         finally:
             self._running = False
             if self._stop_event.is_set():
@@ -363,17 +345,17 @@ class ActorWorker:
         if self._closed:
             raise RuntimeError(f"actor {self.actor_id} is stopped")
         self.poll_weights()
-        before_t, before_e = self._transitions, self._book.episodes
+        before_t, before_e = self._writer.transitions_sent, self._book.episodes
         for _ in range(num_steps // n):
             self._step()
-            if self._pending_rows >= self.spec.actors.chunk_size:
-                self._write_pending(force_flush=False)
-        self._write_pending(force_flush=True)
+            if self._writer.sealed_chunks:
+                self._write()
+        self._write(force=True)
         self.heartbeat()
         return {
             "actor_id": self.actor_id,
             "env_steps": num_steps,
-            "transitions": self._transitions - before_t,
+            "transitions": self._writer.transitions_sent - before_t,
             "episodes": self._book.episodes - before_e,
             "policy_version": self.policy_version,
         }
@@ -392,9 +374,9 @@ class ActorWorker:
         # Stopped with the run (stop() or the stop key): the learner no longer samples, so
         # chunks the rate limiter holds back will not be let in; do not wait for them.
         stopping = self._stop_event.is_set()
-        close_ms = 100 if stopping else self.spec.actors.flush_timeout_ms
+        close_ms = 100 if stopping else self.spec.replay.flush_timeout_ms
         for what, fn in (
-            ("flush", lambda: self._write_pending(force_flush=True)),
+            ("flush", lambda: self._write(force=True)),
             ("writer", lambda: self._writer.close(timeout_ms=close_ms)),
             ("envs", self._stepper.close),
             ("weights", self._store.close),

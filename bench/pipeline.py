@@ -139,11 +139,11 @@ def bench_propagation(overrides: list[str], versions: int, interval_s: float) ->
     import redis
 
     from actors.remote import create_remote_actor
-    from actors.reporting import status_key, stop_key, switches_key
     from actors.spec import ActorSpec, build_agent
     from conf import load_config
     from replay import ReplayClient
     from replay.embedded import EmbeddedRedis
+    from replay.keys import RunKeys
     from replay.weights import WeightStore
 
     cfg = load_config(list(overrides))
@@ -172,7 +172,9 @@ def bench_propagation(overrides: list[str], versions: int, interval_s: float) ->
             refs = [a.run.remote() for a in actors]
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
-                running = [r.hget(status_key(ns, i), "running") == b"1" for i in range(num)]
+                running = [
+                    r.hget(RunKeys(ns).actor_status(i), "running") == b"1" for i in range(num)
+                ]
                 if all(running):
                     break
                 time.sleep(0.2)
@@ -190,10 +192,10 @@ def bench_propagation(overrides: list[str], versions: int, interval_s: float) ->
                 published[v] = t
                 time.sleep(interval_s * (0.75 + 0.5 * rng.random()))
             time.sleep(3.0)
-            r.set(stop_key(ns), 1)
+            r.set(RunKeys(ns).actors_stop, 1)
             ray.get(refs, timeout=60)
             switches: dict[int, list[tuple[int, float]]] = {i: [] for i in range(num)}
-            for _, f in r.xrange(switches_key(ns)):
+            for _, f in r.xrange(RunKeys(ns).switches):
                 switches[int(f[b"actor_id"])].append(
                     (int(f[b"policy_version"]), float(f[b"time_s"]))
                 )

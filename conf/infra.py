@@ -43,6 +43,17 @@ class ReplayConfig:
     # Allowed drift of inserts*SPI - samples, in transitions; null = max(100, 2*max(1, SPI)).
     # The default lets the learner run well ahead of the actors before it waits.
     error_buffer: float | None = 20_000.0
+    # Transitions per chunk (one atomic Redis write; the writer is the only place that
+    # chunks); tens to hundreds.
+    chunk_size: int = 64
+    # Chunks buffered before a writer sends them in one pipelined round trip.
+    max_pending_chunks: int = 16
+    # A partial chunk older than this is sent by the writer's flush_due (every env step),
+    # milliseconds.
+    max_chunk_age_ms: int = 1_000
+    # Longest one flush waits on the rate limiter before the actor checks in (heartbeat,
+    # stop key) and tries again, milliseconds.
+    flush_timeout_ms: int = 1_000
     # Time allowed to reach Redis (and authenticate) before failing, seconds.
     connect_timeout_s: float = 5.0
     # Time one Redis call may take before it counts as a lost connection, seconds.

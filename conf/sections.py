@@ -106,15 +106,10 @@ class ActorsConfig:
     num: int = 2
     # Environments stepped in lock-step by each actor (one batched forward per step).
     envs_per_actor: int = 8
-    # Transitions per chunk written to the replay.
-    chunk_size: int = 64
     # Seconds between checks of the latest weight version (one GET; the blob only when
     # it changed): actors acting on weights a few hundred updates old needed more
     # updates to solve CartPole.
     weight_poll_interval_s: float = 0.05
-    # Longest a partial chunk waits before it is sent, and longest one flush waits on
-    # the rate limiter before the actor checks in (heartbeat, stop), milliseconds.
-    flush_timeout_ms: int = 1_000
     # CPUs reserved per actor in Ray (fractions allowed).
     num_cpus_per_actor: float = 0.5
     # Times Ray restarts a crashed actor (-1: forever).

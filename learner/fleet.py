@@ -17,9 +17,9 @@ import ray
 import redis
 
 from actors.remote import create_remote_actor
-from actors.reporting import episodes_key, life_key, stop_key
 from actors.spec import ActorSpec
 from learner.run_state import RunState
+from replay.keys import RunKeys
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class ActorFleet:
     def __init__(self, cfg: Any, redis_client: redis.Redis, url: str, namespace: str, tag: str):
         self.cfg = cfg
         self.redis = redis_client
-        self.namespace = namespace
+        self.keys = RunKeys(namespace)
         self.num = int(cfg.actors.num)
         self.handles = [
             create_remote_actor(ActorSpec.from_config(cfg, i, url, namespace, tag))
@@ -91,14 +91,14 @@ class ActorFleet:
         """Env steps (life hashes survive restarts) and finished episodes into ``st``."""
         pipe = self.redis.pipeline(transaction=False)
         for i in range(self.num):
-            pipe.hmget(life_key(self.namespace, i), "env_steps", "restarts")
+            pipe.hmget(self.keys.actor_life(i), "env_steps", "restarts")
         rows = pipe.execute()
         steps = sum(int(r[0] or 0) for r in rows)
         st.restarts = max(st.restarts, sum(int(r[1] or 0) for r in rows))
         st.env_steps = max(st.env_steps, st.env_steps_base + steps)
         if steps:
             st.mark("first_env_steps")
-        reply = self.redis.xread({episodes_key(self.namespace): st.last_episode_id}, count=10_000)
+        reply = self.redis.xread({self.keys.episodes: st.last_episode_id}, count=10_000)
         for _, entries in reply or []:
             for entry_id, fields in entries:
                 st.last_episode_id = entry_id.decode()
@@ -111,7 +111,7 @@ class ActorFleet:
             return
         self._stopped = True
         with contextlib.suppress(Exception):
-            self.redis.set(stop_key(self.namespace), "1", ex=3600)
+            self.redis.set(self.keys.actors_stop, "1", ex=3600)
         refs = list(self.running.values())
         for a in self.handles:
             with contextlib.suppress(Exception):

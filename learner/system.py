@@ -20,7 +20,6 @@ from typing import Any
 import ray
 
 import conf
-from actors.reporting import episodes_key, stop_key
 from agents import Agent
 from learner.fleet import ActorFleet
 from learner.learner import Learner, set_torch_threads
@@ -30,6 +29,7 @@ from learner.startup import Signals, start_ray
 from replay import ReplayClient
 from replay.config import table_config
 from replay.embedded import EmbeddedRedis
+from replay.keys import RunKeys
 from replay.table import TableConfig
 from replay.weights import WeightStore
 
@@ -85,8 +85,9 @@ def _prepare(
         url, namespace, history=cfg.learner.weights_history, connect_timeout_s=r.connect_timeout_s
     )
     stack.callback(store.close)
-    client.redis.delete(stop_key(namespace))
-    last = client.redis.xrevrange(episodes_key(namespace), count=1)
+    keys = RunKeys(namespace)
+    client.redis.delete(keys.actors_stop)
+    last = client.redis.xrevrange(keys.episodes, count=1)
     st.last_episode_id = last[0][0].decode() if last else "0-0"
 
     plain = conf.to_container(cfg)

@@ -12,6 +12,15 @@
 * Samplers (uniform or proportional prioritized, with importance weights and
   priority updates) keep their index in process and rebuild it from Redis on start,
   so a restarted learner loses no experience.
+* :class:`ReplayWriter` is the one place transitions are cut into chunks (of exactly
+  ``chunk_size``; initial priorities from its ``priority_fn`` per sealed chunk; partial
+  chunks sent by age through ``flush_due``).
+* :class:`RunKeys` (:mod:`replay.keys`) names every Redis key of a run;
+  :class:`ReplayLink` is the connection writers and samplers share (retries, scripts,
+  tables), :class:`ReplayClient` the link that also opens them.
+* Versioned weights (:mod:`replay.weights`: ``WeightStore``, ``WeightFollower``) and
+  the model registry (:mod:`replay.registry`: champions, gates, online returns per
+  version, ``TagLease``) are imported from their modules.
 * Errors: :class:`ReplayError` and its subclasses; a malformed chunk is rejected and
   counted, never served.
 """
@@ -27,6 +36,8 @@ from replay.errors import (
     ReplayTimeoutError,
     SchemaMismatchError,
 )
+from replay.keys import RunKeys
+from replay.link import ReplayLink
 from replay.sampler import ReplaySampler, SampleBatch
 from replay.schema import FieldSpec, TransitionSpec
 from replay.table import TableConfig
@@ -43,9 +54,11 @@ __all__ = [
     "table_config",
     "ReplayConnectionError",
     "ReplayError",
+    "ReplayLink",
     "ReplaySampler",
     "ReplayTimeoutError",
     "ReplayWriter",
+    "RunKeys",
     "SampleBatch",
     "SchemaMismatchError",
     "TableConfig",

@@ -25,6 +25,16 @@ def table_config(section: Any) -> TableConfig:
     )
 
 
+def writer_kwargs(section: Any) -> dict[str, Any]:
+    """Keyword arguments for :meth:`ReplayClient.writer` (add the agent's ``priority_fn``)."""
+    return {
+        "chunk_size": int(section.chunk_size),
+        "max_pending_chunks": int(section.max_pending_chunks),
+        "timeout_ms": int(section.flush_timeout_ms),
+        "max_age_ms": int(section.max_chunk_age_ms),
+    }
+
+
 def sampler_kwargs(section: Any) -> dict[str, object]:
     """Keyword arguments for :meth:`ReplayClient.sampler`."""
     return {
@@ -36,4 +46,4 @@ def sampler_kwargs(section: Any) -> dict[str, object]:
     }
 
 
-__all__ = ["ReplayConfig", "sampler_kwargs", "table_config"]
+__all__ = ["ReplayConfig", "sampler_kwargs", "table_config", "writer_kwargs"]

@@ -11,6 +11,8 @@ from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from replay.errors import ReplayConnectionError
 
@@ -125,3 +127,23 @@ def with_retry(
             if on_retry is not None:
                 with contextlib.suppress(*TRANSIENT_ERRORS):
                     on_retry()
+
+
+def connect_resilient(
+    url: str, connect_timeout_s: float = 5.0, socket_timeout_s: float = 10.0
+) -> redis.Redis:
+    """A Redis client for ``url`` whose calls ride out ~30 s of server downtime.
+
+    The first contact fails within ``connect_timeout_s`` with a ReplayConnectionError
+    naming the (password-masked) URL (:func:`connect`); afterwards a
+    dropped connection is retried with backoff.
+    """
+    probe = connect(url, connect_timeout_s, socket_timeout_s)
+    probe.close()
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=connect_timeout_s,
+        socket_timeout=socket_timeout_s,
+        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 40),
+        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+    )

@@ -33,3 +33,14 @@ class RateLimiterConfigError(ReplayError, ValueError):
 
 class SchemaMismatchError(ReplayError, ValueError):
     """A batch or an existing table does not match the expected :class:`TransitionSpec`."""
+
+
+class WeightIntegrityError(ReplayError):
+    """A stored blob does not match its sha256 (or is not valid safetensors).
+
+    Nothing changes on the reader's side: callers keep the version they had.
+    """
+
+
+class WeightNotFoundError(ReplayError, LookupError):
+    """The tag has no stored version, or the asked version was dropped from the history."""

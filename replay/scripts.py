@@ -4,7 +4,8 @@ runs a transaction only once it has received all of it: a writer killed mid-send
 nothing behind; a staged key also expires on its own), counters and the FIFO ring move
 together, and several writers may race freely.
 
-Key layout, all under ``fsrl:{namespace}:t:{table}:`` (the *prefix*):
+Key layout (named by :class:`replay.keys.TableKeys`), all under
+``fsrl:{namespace}:t:{table}:`` (the *prefix*):
 ``meta`` (hash: spec, digest, capacity, limiter bounds, epoch), ``state`` (hash:
 head/tail chunk seqs, size, inserts, deletes, samples, malformed, blocked seconds),
 ``writers`` (hash: writer id -> last accepted writer seq), ``c:<seq>`` (one chunk),

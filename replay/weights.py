@@ -1,79 +1,48 @@
 """Versioned, immutable model weights in Redis, shared by the learner, actors and the edge.
 
-Layout under ``fsrl:{namespace}:weights:``::
-
-    tags                       SET    every tag with at least one version
-    {tag}:next                 STRING INCR counter: the next version to hand out (never reset)
-    {tag}:latest               STRING newest complete version
-    {tag}:versions             ZSET   stored versions (score = version)
-    {tag}:v:{version}          HASH   blob (safetensors bytes), sha256 (hex), created_ms
+Keys (:class:`~replay.keys.RunKeys`): ``fsrl:{namespace}:weights:tags`` and, per tag,
+``...:weights:{tag}:`` ``next`` (INCR counter, never reset), ``latest``, ``versions``
+(ZSET) and ``v:{version}`` (HASH: blob, sha256, created_ms); the tag's ``champion``
+pointer lives with the registry (``...:registry:{tag}:champion``, :mod:`replay.registry`).
 
 A version is written by one Lua script: the blob and its sha256 are stored, the
-``latest`` pointer moves, and versions beyond ``history`` are dropped — so a reader
-never sees ``latest`` point at a missing or partial blob. Versions are monotonic per
-tag: they come from an INCR counter that survives learner restarts, never go below
-``latest + 1``, and a resuming learner passes ``min_version`` (its checkpoint's
-version) so a store that lost its data still never hands out a lower number.
+``latest`` pointer moves, and versions beyond ``history`` are dropped — never the
+champion — so a reader never sees ``latest`` (or ``champion``) point at a missing or
+partial blob. Versions are monotonic per tag: they come from an INCR counter that
+survives learner restarts, never go below ``latest + 1``, and a resuming learner passes
+``min_version`` (its checkpoint's version) so a store that lost its data still never
+hands out a lower number. Blobs are safetensors written and read by the numpy codec
+of :mod:`robot_edge.weights` (the one the Pi runs).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import struct
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, Literal
 
 import numpy as np
-import redis
-from redis.backoff import ExponentialBackoff
-from redis.retry import Retry
-from safetensors.numpy import load as st_load
-from safetensors.numpy import save as st_save
 
-from replay.connection import connect as _connect_once
-from replay.connection import mask_url
-from replay.errors import ReplayConnectionError, ReplayError
+from replay.connection import connect_resilient, mask_url, with_retry
+from replay.errors import ReplayError, WeightIntegrityError, WeightNotFoundError
+from replay.keys import RunKeys, check_tag
+from robot_edge.weights import WeightFormatError, decode_safetensors, encode_safetensors, sha256_hex
 
 logger = logging.getLogger(__name__)
 
 WEIGHTS_FORMAT_VERSION = 1
+#: Metadata key of the format version in every blob.
+FORMAT_KEY = "fsrl_weights_format"
+#: Version of the champion pointer's fields (a HASH: proto, version, set_ms, previous).
+CHAMPION_PROTOCOL_VERSION = 1
+#: What a follower follows: the newest version, or the gated champion.
+Follow = Literal["latest", "champion"]
+#: ``accept(version, tensors, metadata)``: return False or raise ValueError to refuse.
+Accept = Callable[[int, dict[str, np.ndarray], dict[str, str]], object]
 
 
-class WeightIntegrityError(ReplayError):
-    """A stored blob does not match its sha256 (or is not valid safetensors).
-
-    Nothing changes on the reader's side: callers keep the version they had.
-    """
-
-
-class WeightNotFoundError(ReplayError, LookupError):
-    """The tag has no stored version, or the asked version was dropped from the history."""
-
-
-def connect(
-    url: str, connect_timeout_s: float = 5.0, socket_timeout_s: float = 10.0
-) -> redis.Redis:
-    """A Redis client for ``url`` whose calls ride out ~30 s of server downtime.
-
-    The first contact fails within ``connect_timeout_s`` with a ReplayConnectionError
-    naming the (password-masked) URL (:func:`replay.connection.connect`); afterwards a
-    dropped connection is retried with backoff.
-    """
-    probe = _connect_once(url, connect_timeout_s, socket_timeout_s)
-    probe.close()
-    return redis.Redis.from_url(
-        url,
-        socket_connect_timeout=connect_timeout_s,
-        socket_timeout=socket_timeout_s,
-        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 40),
-        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
-    )
-
-
-# KEYS: next, latest, versions, tags, version-hash prefix ("...:v:")
+# KEYS: next, latest, versions, tags, version-hash prefix ("...:v:"), champion
 # ARGV: tag, blob, sha256, history, min_version, created_ms
 _PUBLISH_LUA = """
 local v = redis.call('INCR', KEYS[1]) - 1
@@ -88,46 +57,37 @@ redis.call('ZADD', KEYS[3], v, v)
 redis.call('SET', KEYS[2], v)
 redis.call('SADD', KEYS[4], ARGV[1])
 local history = tonumber(ARGV[4])
+local champion = redis.call('HGET', KEYS[6], 'version')
 local n = redis.call('ZCARD', KEYS[3])
 if n > history then
   local old = redis.call('ZRANGE', KEYS[3], 0, n - history - 1)
   for _, o in ipairs(old) do
-    redis.call('DEL', KEYS[5] .. o)
+    if o ~= champion then
+      redis.call('DEL', KEYS[5] .. o)
+      redis.call('ZREM', KEYS[3], o)
+    end
   end
-  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, n - history - 1)
 end
 return v
 """
 
 
-def _metadata_of(blob: bytes) -> dict[str, str]:
-    if len(blob) < 8:
-        raise ValueError("blob shorter than a safetensors header")
-    (n,) = struct.unpack("<Q", blob[:8])
-    if n > len(blob) - 8:
-        raise ValueError("safetensors header length exceeds the blob")
-    header = json.loads(blob[8 : 8 + n])
-    meta = header.get("__metadata__") or {}
-    return {str(k): str(v) for k, v in meta.items()}
-
-
 def encode_weights(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str]) -> bytes:
-    """Safetensors bytes of ``tensors`` with string ``metadata`` in the header."""
+    """Safetensors bytes of ``tensors`` with string ``metadata`` (plus the format version)."""
     for key, value in metadata.items():
         if not isinstance(key, str) or not isinstance(value, str):
             raise TypeError(f"weight metadata must be str -> str, got {key!r}: {type(value)}")
-    meta = {"fsrl_weights_format": str(WEIGHTS_FORMAT_VERSION), **metadata}
-    arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
-    return st_save(arrays, metadata=meta)
+    return encode_safetensors(tensors, {FORMAT_KEY: str(WEIGHTS_FORMAT_VERSION), **metadata})
 
 
 def decode_weights(blob: bytes) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Tensors and metadata of safetensors bytes (raises ValueError when malformed)."""
-    meta = _metadata_of(blob)
-    fmt = meta.pop("fsrl_weights_format", str(WEIGHTS_FORMAT_VERSION))
+    """Tensors and metadata of a published blob; WeightFormatError (a ValueError) naming
+    what is wrong when it is not safetensors of this format version."""
+    tensors, meta = decode_safetensors(blob)
+    fmt = meta.pop(FORMAT_KEY, str(WEIGHTS_FORMAT_VERSION))
     if fmt != str(WEIGHTS_FORMAT_VERSION):
-        raise ValueError(f"weights format {fmt} is not {WEIGHTS_FORMAT_VERSION}")
-    return dict(st_load(blob)), meta
+        raise WeightFormatError(f"weights format {fmt} is not {WEIGHTS_FORMAT_VERSION}")
+    return tensors, meta
 
 
 class WeightStore:
@@ -135,10 +95,12 @@ class WeightStore:
 
     Promises: :meth:`publish` returns a version greater than every version of the tag
     published before (also across learner restarts and above ``min_version``);
-    :meth:`latest_version` is one GET; :meth:`fetch` returns exactly the published
-    tensors or raises :class:`WeightIntegrityError` (hash mismatch) — it never returns
-    a partial or corrupt blob. At most ``history`` versions are kept per tag. The
-    store pickles by address (URL, namespace), so it crosses into Ray actors.
+    :meth:`latest_version` and :meth:`champion_version` are one call each; :meth:`fetch`
+    returns exactly the published tensors or raises :class:`WeightIntegrityError` — never
+    a partial or corrupt blob; :meth:`fetch_newest_sound` is the one loop that skips
+    (logs and counts in :attr:`refused`) corrupt or unfit versions. At most ``history``
+    versions are kept per tag, plus the champion. The store pickles by address (URL,
+    namespace), so it crosses into Ray actors.
     """
 
     def __init__(
@@ -151,55 +113,31 @@ class WeightStore:
     ) -> None:
         if history < 1:
             raise ValueError(f"history must be >= 1, got {history}")
-        if not namespace or not isinstance(namespace, str):
-            raise ValueError(f"namespace must be a non-empty string, got {namespace!r}")
+        self.keys = RunKeys(namespace)
         self.url = url
         self.namespace = namespace
         self.history = int(history)
         self.connect_timeout_s = float(connect_timeout_s)
         self.reconnect_timeout_s = float(reconnect_timeout_s)
-        self._redis = connect(url, connect_timeout_s)
-        self._publish = self._redis.register_script(_PUBLISH_LUA)
-        self._prefix = f"fsrl:{namespace}:weights:"
+        self.redis = connect_resilient(url, connect_timeout_s)
+        self._publish = self.redis.register_script(_PUBLISH_LUA)
+        #: Versions refused by :meth:`fetch_newest_sound` (corrupt, missing or unfit).
+        self.refused = 0
 
     def __reduce__(self) -> tuple[Any, ...]:
-        args = (
-            self.url,
-            self.namespace,
-            self.history,
-            self.connect_timeout_s,
-            self.reconnect_timeout_s,
-        )
-        return (type(self), args)
+        args = (self.url, self.namespace, self.history)
+        return (type(self), (*args, self.connect_timeout_s, self.reconnect_timeout_s))
 
     def __repr__(self) -> str:
         return f"WeightStore({mask_url(self.url)!r}, namespace={self.namespace!r})"
 
-    def _k(self, tag: str, suffix: str) -> str:
-        return f"{self._prefix}{tag}:{suffix}"
-
-    @staticmethod
-    def _check_tag(tag: str) -> None:
-        if not isinstance(tag, str) or not tag or any(c in tag for c in ": \n\t"):
-            raise ValueError(f"model tag must be a non-empty string without ':' or spaces: {tag!r}")
-
-    def _call(self, what: str, fn: Any, *args: Any) -> Any:
+    def call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
         """Run one Redis call, retrying a dropped connection for ``reconnect_timeout_s``."""
-        deadline = time.monotonic() + self.reconnect_timeout_s
-        delay_s = 0.05
-        while True:
-            try:
-                return fn(*args)
-            except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
-                if time.monotonic() + delay_s > deadline:
-                    raise ReplayConnectionError(
-                        f"weight store {what} failed at {mask_url(self.url)} for "
-                        f"{self.reconnect_timeout_s:g}s: {exc}"
-                    ) from exc
-                logger.warning("weight store %s: %s; retrying", what, exc)
-                time.sleep(delay_s)
-                delay_s = min(delay_s * 2, 1.0)
+        return with_retry(
+            lambda: fn(*args), self.url, self.reconnect_timeout_s, what=f"weight store {what}"
+        )
 
+    # ------------------------------------------------------------------ writing
     def publish(
         self,
         tag: str,
@@ -208,54 +146,90 @@ class WeightStore:
         min_version: int = 0,
     ) -> int:
         """Store a new immutable version of ``tag`` and make it the latest; returns its number."""
-        self._check_tag(tag)
+        wk = self.keys.weights(tag)
         if "arch" not in metadata:
             raise ValueError("weight metadata must carry 'arch' (the network family)")
         blob = encode_weights(tensors, metadata)
-        sha = hashlib.sha256(blob).hexdigest()
         keys = [
-            self._k(tag, "next"),
-            self._k(tag, "latest"),
-            self._k(tag, "versions"),
-            f"{self._prefix}tags",
-            self._k(tag, "v:"),
+            wk.next,
+            wk.latest,
+            wk.versions,
+            self.keys.weight_tags,
+            wk.version_prefix,
+            self.keys.registry(tag).champion,
         ]
-        args = [tag, blob, sha, self.history, int(min_version), int(time.time() * 1000)]
-        version = int(self._call("publish", self._publish, keys, args))
+        args = [
+            tag,
+            blob,
+            sha256_hex(blob),
+            self.history,
+            int(min_version),
+            int(time.time() * 1000),
+        ]
+        version = int(self.call("publish", self._publish, keys, args))
         logger.debug("published %s version %d (%d bytes)", tag, version, len(blob))
         return version
 
+    def set_champion(self, tag: str, version: int) -> None:
+        """Point ``tag``'s champion at ``version``: only a stored version whose blob passes
+        its sha256 and decodes (else :class:`WeightNotFoundError` /
+        :class:`WeightIntegrityError`, and the champion stays). Gated promotion goes
+        through :meth:`replay.registry.ModelRegistry.set_champion`."""
+        v, _, _ = self.fetch(tag, int(version))
+        key = self.keys.registry(tag).champion
+        previous = self.champion_version(tag)
+        fields = {
+            "proto": str(CHAMPION_PROTOCOL_VERSION),
+            "version": str(v),
+            "set_ms": str(int(time.time() * 1000)),
+            "previous": "" if previous is None else str(previous),
+        }
+        self.call("set_champion", lambda: self.redis.hset(key, mapping=fields))
+        logger.info("champion of %s: version %d (was %s)", tag, v, previous)
+
+    # ------------------------------------------------------------------ reading
     def latest_version(self, tag: str) -> int | None:
         """The newest complete version of ``tag`` (None when it has none); one GET."""
-        raw = self._call("latest_version", self._redis.get, self._k(tag, "latest"))
+        raw = self.call("latest_version", self.redis.get, self.keys.weights(tag).latest)
         return None if raw is None else int(raw)
+
+    def champion_version(self, tag: str) -> int | None:
+        """The version ``tag``'s champion pointer names (None when there is none); one HMGET."""
+        key = self.keys.registry(tag).champion
+        proto, version = self.call("champion", self.redis.hmget, key, ["proto", "version"])
+        if version is None:
+            return None
+        if proto is None or int(proto) != CHAMPION_PROTOCOL_VERSION:
+            raise ReplayError(
+                f"champion pointer {key} speaks protocol {proto!r}, not {CHAMPION_PROTOCOL_VERSION}"
+            )
+        return int(version)
 
     def versions(self, tag: str) -> list[int]:
         """The stored versions of ``tag``, oldest first."""
-        raw = self._call("versions", self._redis.zrange, self._k(tag, "versions"), 0, -1)
+        raw = self.call("versions", self.redis.zrange, self.keys.weights(tag).versions, 0, -1)
         return sorted(int(v) for v in raw)
 
     def tags(self) -> list[str]:
         """Every tag with at least one published version."""
-        raw = self._call("tags", self._redis.smembers, f"{self._prefix}tags")
+        raw = self.call("tags", self.redis.smembers, self.keys.weight_tags)
         return sorted(v.decode() if isinstance(v, bytes) else str(v) for v in raw)
 
     def fetch_blob(self, tag: str, version: int | None = None) -> tuple[int, bytes]:
         """The raw safetensors bytes of a version (latest when None), hash verified."""
+        wk = self.keys.weights(tag)
         for _ in range(5):  # latest may be trimmed between the GET and the HMGET: retry
             v = self.latest_version(tag) if version is None else int(version)
             if v is None:
                 raise WeightNotFoundError(f"no weights published for tag {tag!r}")
-            blob, sha = self._call(
-                "fetch", self._redis.hmget, self._k(tag, f"v:{v}"), ["blob", "sha256"]
-            )
+            blob, sha = self.call("fetch", self.redis.hmget, wk.version(v), ["blob", "sha256"])
             if blob is None or sha is None:
                 if version is not None:
                     raise WeightNotFoundError(
                         f"version {v} of tag {tag!r} is not stored (kept: {self.versions(tag)})"
                     )
                 continue
-            actual = hashlib.sha256(blob).hexdigest()
+            actual = sha256_hex(blob)
             if actual != sha.decode():
                 raise WeightIntegrityError(
                     f"weights {tag!r} version {v}: sha256 {actual[:12]}… does not match the "
@@ -275,18 +249,62 @@ class WeightStore:
         v, blob = self.fetch_blob(tag, version)
         try:
             tensors, meta = decode_weights(blob)
-        except Exception as exc:
+        except WeightFormatError as exc:
             raise WeightIntegrityError(f"weights {tag!r} version {v} do not decode: {exc}") from exc
         return v, tensors, meta
 
+    def fetch_newest_sound(
+        self,
+        tag: str,
+        below: int | None = None,
+        above: int | None = None,
+        accept: Accept | None = None,
+        skip: Collection[int] = (),
+        on_refused: Callable[[int, str], None] | None = None,
+    ) -> tuple[int, dict[str, np.ndarray], dict[str, str]] | None:
+        """The newest stored version ``v`` of ``tag`` with ``above < v < below`` (either
+        bound optional), not in ``skip``, whose blob passes its sha256, decodes and is
+        accepted by ``accept(v, tensors, metadata)`` (which refuses by returning False or
+        raising ValueError); None when there is none.
+
+        Each refused version is logged, counted in :attr:`refused` and passed to
+        ``on_refused(version, reason)``; the loop goes on to the next older one. Uses:
+        a follower (newest sound version above its own), evaluation (every sound
+        version), resume (the newest good version below a broken one).
+        """
+        candidates = [
+            v
+            for v in reversed(self.versions(tag))
+            if (below is None or v < below) and (above is None or v > above) and v not in skip
+        ]
+        for v in candidates:
+            try:
+                _, tensors, meta = self.fetch(tag, v)
+                ok = True if accept is None else accept(v, tensors, meta)
+                if ok is False:
+                    raise ValueError("refused by its consumer")
+            except WeightNotFoundError as exc:  # trimmed meanwhile: not a fault of the blob
+                logger.info("weights %s version %d gone: %s", tag, v, exc)
+                continue
+            except (WeightIntegrityError, ValueError) as exc:
+                self.refused += 1
+                reason = str(exc)
+                logger.warning("skipping weights %s version %d: %s", tag, v, reason)
+                if on_refused is not None:
+                    on_refused(v, reason)
+                continue
+            return v, tensors, meta
+        return None
+
     def sha256(self, tag: str, version: int) -> str | None:
         """The stored sha256 (hex) of a version, or None when it is not stored."""
-        raw = self._call("sha256", self._redis.hget, self._k(tag, f"v:{version}"), "sha256")
+        key = self.keys.weights(tag).version(version)
+        raw = self.call("sha256", self.redis.hget, key, "sha256")
         return None if raw is None else raw.decode()
 
     def close(self) -> None:
         """Release the connection pool (idempotent)."""
-        self._redis.close()
+        self.redis.close()
 
     def __enter__(self) -> WeightStore:
         return self
@@ -296,39 +314,75 @@ class WeightStore:
 
 
 class WeightFollower:
-    """Follows the latest version of one tag, keeping the previous one when a fetch fails.
+    """Follows one tag's ``latest`` version or its ``champion``, never going to a version
+    that is corrupt, unfit (``accept`` refused it) or — following the champion — not the
+    champion.
 
-    ``poll()`` is one cheap GET when nothing changed; on a new version it fetches and
-    verifies the blob. A corrupt blob (:class:`WeightIntegrityError`) or a dropped
-    version is counted in :attr:`refused` and the follower stays on what it had.
+    ``poll()`` is one cheap call (GET / HMGET) when nothing changed. Following ``latest``
+    it moves to the newest sound version above its own (skipping a corrupt newest one
+    for an older sound one, never going back). Following ``champion`` it moves only to
+    the version the champion pointer names (also back, when the champion is rolled
+    back); while a tag has no champion it follows nothing (``version`` stays None: the
+    caller acts with its initial weights until a version is crowned). A refused version
+    is counted in :attr:`refused`, never tried again, and the follower stays on what it had.
     """
 
-    def __init__(self, store: WeightStore, tag: str) -> None:
+    def __init__(
+        self,
+        store: WeightStore,
+        tag: str,
+        follow: Follow = "latest",
+        accept: Accept | None = None,
+    ) -> None:
+        if follow not in ("latest", "champion"):
+            raise ValueError(f"follow must be 'latest' or 'champion', got {follow!r}")
         self.store = store
-        self.tag = tag
+        self.tag = check_tag(tag)
+        self.follow = follow
+        self.accept = accept
         self.version: int | None = None
         self.tensors: dict[str, np.ndarray] | None = None
         self.metadata: dict[str, str] | None = None
         self.refused = 0
-        self._refused_version: int | None = None
+        self._refused: set[int] = set()
+
+    def target(self) -> int | None:
+        """The version the followed pointer names now (None: nothing to follow)."""
+        if self.follow == "champion":
+            return self.store.champion_version(self.tag)
+        return self.store.latest_version(self.tag)
 
     def poll(self) -> bool:
-        """Fetch the latest version if it is new; True when the follower moved to it."""
-        latest = self.store.latest_version(self.tag)
-        if latest is None or latest == self.version or latest == self._refused_version:
+        """Move to the followed version if it is new and sound; True when the follower moved."""
+        target = self.target()
+        if target is None or target == self.version or target in self._refused:
             return False
-        try:
-            version, tensors, meta = self.store.fetch(self.tag, latest)
-        except (WeightIntegrityError, WeightNotFoundError) as exc:
-            self.refused += 1
-            self._refused_version = latest
-            logger.warning("keeping version %s of %s: %s", self.version, self.tag, exc)
+        if self.follow == "latest" and self.version is not None and target < self.version:
+            return False  # versions never go back; a store that lost data catches up
+        # following the champion: that version and no other; else never go back
+        above = target - 1 if self.follow == "champion" else self.version
+        found = self.store.fetch_newest_sound(
+            self.tag, below=target + 1, above=above, accept=self.accept,
+            skip=self._refused, on_refused=self._note_refused,
+        )  # fmt: skip
+        if found is None:
+            logger.warning("keeping version %s of %s (%s)", self.version, self.tag, self.follow)
             return False
-        self.version, self.tensors, self.metadata = version, tensors, meta
+        self.version, self.tensors, self.metadata = found
+        if self.follow == "latest":  # older versions are never candidates again
+            self._refused = {v for v in self._refused if v > self.version}
         return True
 
+    def _note_refused(self, version: int, reason: str) -> None:
+        self.refused += 1
+        self._refused.add(version)
+
+
+#: ``connect`` stays importable from here: compat: remove when actors/learner switched.
+connect = connect_resilient
 
 __all__ = [
+    "CHAMPION_PROTOCOL_VERSION",
     "WEIGHTS_FORMAT_VERSION",
     "WeightFollower",
     "WeightIntegrityError",

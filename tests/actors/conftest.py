@@ -19,7 +19,7 @@ TAG = "cartpole-test"
 @pytest.fixture()
 def make_cfg() -> Callable[..., dict[str, Any]]:
     def make(*overrides: str) -> dict[str, Any]:
-        base = ["actors.envs_per_actor=2", "actors.chunk_size=16", "seed=7"]
+        base = ["actors.envs_per_actor=2", "replay.chunk_size=16", "seed=7"]
         return to_container(load_config([*base, *overrides]))
 
     return make

@@ -227,7 +227,7 @@ assert "torch" not in sys.modules, "import actors.worker imported torch"
 from actors.worker import ActorWorker
 from conf import load_config, to_container
 url, ns, tag = sys.argv[1:4]
-cfg = to_container(load_config(["actors.envs_per_actor=8", "actors.chunk_size=16", "seed=7"]))
+cfg = to_container(load_config(["actors.envs_per_actor=8", "replay.chunk_size=16", "seed=7"]))
 worker = ActorWorker.from_config(cfg, 0, url, ns, tag)
 out = worker.collect(400)
 worker.stop()

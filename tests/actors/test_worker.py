@@ -11,16 +11,11 @@ import pytest
 import redis
 import torch
 
-from actors.reporting import (
-    ACTOR_PROTOCOL_VERSION,
-    episodes_key,
-    status_key,
-    stop_key,
-    switches_key,
-)
+from actors.reporting import ACTOR_PROTOCOL_VERSION
 from actors.spec import ActorConfigError
 from actors.worker import ActorWorker
 from agents.dqn.networks import build_q_network
+from replay.keys import RunKeys
 
 TAG = "cartpole-test"  # the tag the `publish` fixture (conftest.py) writes to
 
@@ -126,7 +121,7 @@ def test_weight_polling_refuses_corrupt_and_misfit_blobs(
 
         v3 = publish(cfg, seed=4)
         assert worker.poll_weights() is True and worker.policy_version == v3
-        switches = r.xrange(switches_key(namespace))
+        switches = r.xrange(RunKeys(namespace).switches)
         assert [int(f[b"policy_version"]) for _, f in switches] == [v0, v3]
         worker.collect(20)  # still acts and writes after refusals
     finally:
@@ -141,15 +136,15 @@ def test_episode_stream_and_heartbeat(make_cfg, replay_table, redis_url, namespa
     r = redis.Redis.from_url(redis_url)
     try:
         worker.collect(400)
-        entries = r.xrange(episodes_key(namespace))
+        entries = r.xrange(RunKeys(namespace).episodes)
         assert len(entries) == worker.stats()["episodes"] > 0
         for _, f in entries:
             assert int(f[b"proto"]) == ACTOR_PROTOCOL_VERSION
             assert float(f[b"return"]) == int(f[b"length"])  # CartPole: +1 per step
             assert int(f[b"policy_version"]) == -1
-        status = r.hgetall(status_key(namespace, worker.actor_id))
+        status = r.hgetall(RunKeys(namespace).actor_status(worker.actor_id))
         assert int(status[b"env_steps"]) == 400
-        ttl_ms = r.pttl(status_key(namespace, worker.actor_id))
+        ttl_ms = r.pttl(RunKeys(namespace).actor_status(worker.actor_id))
         assert 0 < ttl_ms <= 3_000 * cfg["actors"]["heartbeat_interval_s"]
     finally:
         worker.stop()
@@ -186,11 +181,11 @@ def test_run_ends_on_stop_key_and_on_stop(make_cfg, replay_table, redis_url, nam
         deadline = time.monotonic() + 10
         while client.size("replay") == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
-        r.set(stop_key(namespace), 1)
+        r.set(RunKeys(namespace).actors_stop, 1)
         thread.join(timeout=10)
         assert not thread.is_alive() and out["env_steps"] > 0
         assert out["transitions"] == client.size("replay")  # flushed on the way out
-        r.delete(stop_key(namespace))
+        r.delete(RunKeys(namespace).actors_stop)
 
         thread = threading.Thread(target=lambda: out.update(worker.run()))
         thread.start()
@@ -199,7 +194,7 @@ def test_run_ends_on_stop_key_and_on_stop(make_cfg, replay_table, redis_url, nam
         worker.stop()  # idempotent
         thread.join(timeout=10)
         assert not thread.is_alive() and worker.is_stopped()
-        assert r.hget(status_key(namespace, 0), "running") == b"0"  # final heartbeat
+        assert r.hget(RunKeys(namespace).actor_status(0), "running") == b"0"  # final heartbeat
         with pytest.raises(RuntimeError, match="stopped"):
             worker.collect(2)
     finally:

@@ -8,8 +8,8 @@ import pytest
 import redis
 
 from actors.remote import create_remote_actor
-from actors.reporting import life_key, status_key
 from actors.spec import ActorSpec
+from replay.keys import RunKeys
 
 TAG = "cartpole-test"
 
@@ -42,22 +42,24 @@ def test_killed_actor_is_restarted_and_continues_writing(
         wait_for(lambda: client.size("replay") > 500, 60, "the first transitions")
         # the step count survives a crash as of the last heartbeat: wait for one mid-run
         wait_for(
-            lambda: int(r.hget(life_key(namespace, 0), "env_steps") or 0) > 0, 30, "a heartbeat"
+            lambda: int(r.hget(RunKeys(namespace).actor_life(0), "env_steps") or 0) > 0,
+            30,
+            "a heartbeat",
         )
-        pid_before = int(r.hget(status_key(namespace, 0), "pid"))
+        pid_before = int(r.hget(RunKeys(namespace).actor_status(0), "pid"))
         assert ray.get(handle.stats.remote(), timeout=30)["transitions"] > 0  # answers mid-run
 
         ray.kill(handle, no_restart=False)
         size_at_kill = client.size("replay")
         wait_for(
-            lambda: int(r.hget(life_key(namespace, 0), "restarts") or 0) == 1,
+            lambda: int(r.hget(RunKeys(namespace).actor_life(0), "restarts") or 0) == 1,
             60,
             "Ray to restart the actor",
         )
         wait_for(
             lambda: client.size("replay") > size_at_kill + 1_000, 60, "writes after the restart"
         )
-        status = r.hgetall(status_key(namespace, 0))
+        status = r.hgetall(RunKeys(namespace).actor_status(0))
         assert int(status[b"pid"]) != pid_before and int(status[b"restarts"]) == 1
         assert status[b"running"] == b"1"  # run() was retried on the new incarnation
 

@@ -17,10 +17,10 @@ from replay import (
     TableConfig,
     TransitionSpec,
 )
+from replay.chunk_io import insert_chunks
 from replay.codec import encode_chunk
 from replay.embedded import EmbeddedRedis, free_port
 from replay.scripts import MALFORMED
-from replay.writer import insert_chunks
 
 
 def test_write_then_sample_round_trip(client: ReplayClient, spec: TransitionSpec) -> None:
@@ -123,7 +123,7 @@ def test_malformed_chunks_are_rejected_counted_and_never_served(
     client.create_table(TableConfig("replay", capacity=1000), spec)
     with client.writer("replay", chunk_size=10) as w:
         w.append(make_batch(spec, 0, 20))
-    keys = client.keys("replay")
+    keys = client.keys.table("replay")
     rec = np.zeros(5, dtype=spec.record_dtype)
     good = encode_chunk(spec, rec, np.ones(5), b"m" * 8, 1)
     good2 = encode_chunk(spec, rec, np.ones(5), b"v" * 8, 1)
@@ -179,7 +179,7 @@ def test_capacity_overfill_keeps_size_and_memory_flat(
     # Memory after 2x, .., 10x the capacity stays within 10% of the level at 2x.
     assert max(used[1:]) < used[1] * 1.10, used
     chunk_keys = list(
-        client.redis.scan_iter(match=client.keys("replay").chunk_prefix + "*", count=1000)
+        client.redis.scan_iter(match=client.keys.table("replay").chunk_prefix + "*", count=1000)
     )
     assert len(chunk_keys) == capacity // 100
     s = client.sampler("replay", prioritized=False, seed=3)

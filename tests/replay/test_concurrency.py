@@ -26,7 +26,7 @@ CHUNKS = 30
 def _audit(client: ReplayClient, spec: TransitionSpec) -> dict[int, list[int]]:
     """Decode every stored chunk (header + body checksums) and check each row; returns
     writer -> sorted chunk numbers."""
-    keys = client.keys("replay")
+    keys = client.keys.table("replay")
     by_writer: dict[int, list[int]] = defaultdict(list)
     rows = 0
     for key in client.redis.scan_iter(match=keys.chunk_prefix + "*", count=1000):
@@ -96,7 +96,7 @@ def test_half_sent_insert_leaves_nothing_behind(
     spec = TransitionSpec.standard((128,), np.float32)
     client = ReplayClient(redis_server.url, namespace=namespace)
     client.create_table(TableConfig("replay", capacity=10_000), spec)
-    keys = client.keys("replay")
+    keys = client.keys.table("replay")
     blob = encode_chunk(spec, np.zeros(CHUNK, dtype=spec.record_dtype), np.ones(CHUNK), b"h" * 8, 1)
     staged = keys.prefix + "stage:half"
     wire = b"".join(

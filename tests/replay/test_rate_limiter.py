@@ -162,6 +162,6 @@ def test_a_new_writer_held_back_mid_pipeline_loses_and_duplicates_nothing(
     w1.flush(timeout_ms=2000)
     assert client.size("replay") == 70
     stored: list[int] = []
-    for key in client.redis.scan_iter(match=client.keys("replay").chunk_prefix + "*"):
+    for key in client.redis.scan_iter(match=client.keys.table("replay").chunk_prefix + "*"):
         stored += decode_chunk(client.redis.get(key), spec)[2]["action"].tolist()
     assert sorted(stored) == list(range(30)) + list(range(100, 140))  # each exactly once

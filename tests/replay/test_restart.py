@@ -64,7 +64,7 @@ def test_pipelining_writer_rides_out_an_outage_mid_stream(
     # sent again to the new (empty) incarnation; the first 100 are there too unless
     # they had been acknowledged before the crash (then they died with the server).
     stored: list[int] = []
-    for key in client.redis.scan_iter(match=client.keys("replay").chunk_prefix + "*"):
+    for key in client.redis.scan_iter(match=client.keys.table("replay").chunk_prefix + "*"):
         stored += decode_chunk(client.redis.get(key), spec)[2]["action"].tolist()
     assert sorted(stored) in (list(range(400)), list(range(100, 400)))  # each exactly once
     assert client.size("replay") == len(stored) and w.pending_transitions == 0
