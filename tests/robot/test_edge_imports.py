@@ -75,7 +75,7 @@ def test_edge_server_help_and_sim_start_with_host_packages_blocked() -> None:
     code = PROBE.replace("print(json.dumps(third_party))", "") + (
         "\nfrom robot_edge.server import EdgeServer, EdgeConfig\n"
         "s = EdgeServer(EdgeConfig(bind='tcp://127.0.0.1:0', insecure=True)).start(); s.close()\n"
-        "from robot_edge.backend import make_backend, BackendError\n"
+        "from robot_edge.backend import BackendError\nfrom robot_edge.backends import make_backend\n"
         "try:\n    make_backend('gopigo3')\nexcept BackendError as e:\n    print('CLEAR', e)\n"
     )
     out = subprocess.run(
