@@ -249,7 +249,6 @@ class GaussianPolicy(_MLPPolicy):
 
 
 EdgePolicy = _MLPPolicy
-_BY_ARCH: dict[str, type[_MLPPolicy]] = {"mlp_dueling": NumpyPolicy, "mlp_gaussian": GaussianPolicy}
 
 
 def load_policy(
@@ -266,9 +265,13 @@ def load_policy(
     Gaussian policy with that many outputs. PolicyError names what does not fit.
     """
     arch = metadata.get("arch", "")
-    if arch not in _BY_ARCH:
+    if arch not in SUPPORTED_ARCHS:
         raise PolicyError(f"arch {arch!r} is not supported on the edge: {SUPPORTED_ARCHS}")
-    policy = _BY_ARCH[arch](tensors, metadata)
+    policy: NumpyPolicy | GaussianPolicy = (
+        NumpyPolicy(tensors, metadata)
+        if arch == "mlp_dueling"
+        else GaussianPolicy(tensors, metadata)
+    )
     if obs_dim is not None and policy.obs_dim != obs_dim:
         raise PolicyError(
             f"network takes {policy.obs_dim} observation values, the task gives {obs_dim}"

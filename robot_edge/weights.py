@@ -5,9 +5,9 @@ means the same everywhere and the Pi needs no ``safetensors``/``torch`` package.
 
 safetensors is an 8-byte little-endian header length, a UTF-8 JSON header
 (``{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {str: str}}``,
-padded with spaces to a multiple of 8) and one raw little-endian buffer; the bytes this
-module writes are the ones ``safetensors.numpy.save`` writes for the same input, and it
-reads what that library writes. Nothing is ever unpickled.
+padded with spaces to a multiple of 8) and one raw little-endian buffer. The
+``safetensors`` library reads what this module writes and the other way round (the
+byte order of header entries may differ). Nothing is ever unpickled.
 
 Public API:
 
