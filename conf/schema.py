@@ -22,6 +22,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from replay.config import ReplayConfig  # the replay package owns its section
+from replay.connection import redact_url, redis_url_problem
 
 MODES = ("async", "sync")
 ARCHS = ("auto", "mlp_dueling", "cnn_dueling", "candidate_scorer")
@@ -373,12 +374,13 @@ def validate(cfg: Any) -> None:
     _check(cfg, "learner.sample_timeout_ms", _pos, "> 0")
     _check(cfg, "learner.sync_updates_per_step", _nonneg, ">= 0")
     _check(cfg, "learner.sync_steps_per_phase", _pos, ">= 1")
-    _check(
-        cfg,
-        "replay.redis_url",
-        lambda v: v is None or re.match(r"^(redis|rediss|unix)://", v) is not None,
-        "null (embedded server) or a redis://, rediss:// or unix:// URL",
-    )
+    redis_url = _get(cfg, "replay.redis_url")
+    if redis_url is not None and (problem := redis_url_problem(redis_url)) is not None:
+        # The value is masked: a password in the URL never reaches a log or a terminal.
+        raise ValueError(
+            f"config field replay.redis_url={redact_url(str(redis_url))!r} is invalid: must be "
+            f"null (embedded server) or {problem}"
+        )
     _check(cfg, "replay.capacity", _pos, ">= 1")
     _check(cfg, "replay.min_size_to_sample", _nonneg, ">= 0")
     _check(

@@ -5,7 +5,7 @@ A checkpoint is a folder ``ckpt-<updates:010d>/`` holding
 * ``state.safetensors`` — online and target networks and the optimizer's tensors;
 * ``state.json`` — counters (updates, env steps, last published version, …) and the
   optimizer's non-tensor state;
-* ``config.yaml`` — the run's resolved config.
+* ``config.yaml`` — the run's resolved config, passwords in URLs masked as ``***``.
 
 It is written under a temporary name and renamed into place, so a crash never
 leaves a half checkpoint that looks whole. The newest ``keep`` are kept.
@@ -24,6 +24,8 @@ from typing import Any
 import torch
 import yaml
 from safetensors.torch import load_file, save_file
+
+from replay.connection import redact_text
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ def save_checkpoint(
     )
     state = {"format": CHECKPOINT_FORMAT_VERSION, "counters": counters, "optimizer": optimizer}
     (tmp / "state.json").write_text(json.dumps(state, indent=1, sort_keys=True))
-    (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    (tmp / "config.yaml").write_text(redact_text(yaml.safe_dump(config, sort_keys=False)))
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
