@@ -21,8 +21,7 @@ import torch
 import yaml
 
 import conf
-from conf.redact import redact_run_dir
-from learner.checkpoint import save_checkpoint
+from learner.checkpoint import redact_run_dir, save_checkpoint
 from replay.connection import redact_text, redact_url
 from replay.embedded import EmbeddedRedis
 
