@@ -2,7 +2,7 @@
 
 A fresh Python 3.9 virtual environment gets ``pip install <copy of robot_edge/>`` and
 nothing else; the service it runs answers a real ZeroMQ HELLO/RESET/STEP from the
-host's client. Python 3.9 comes from pyenv (``$PYENV_ROOT``, ``pyenv root`` or
+host's client, and installs and drives a pushed policy (SET_POLICY, ACT). Python 3.9 comes from pyenv (``$PYENV_ROOT``, ``pyenv root`` or
 ``~/.pyenv``); a machine without it fails this test, it does not skip it.
 """
 
@@ -15,39 +15,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import tomllib
+from edge_py39 import python39
 
 from envs.gopigo_bridge.client import EdgeClient
+from robot_edge.weights import encode_weights
 
 ROOT = Path(__file__).resolve().parents[2]
 EDGE = ROOT / "robot_edge"
 #: The venv's interpreter sees only what is installed in it (no PYTHONPATH to the checkout).
 CLEAN_ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
 HOST_ONLY = ("torch", "ray", "redis", "gymnasium", "hydra-core", "safetensors", "fsrl")
-
-
-def _pyenv_roots() -> list[Path]:
-    roots = [Path(os.environ["PYENV_ROOT"])] if os.environ.get("PYENV_ROOT") else []
-    if shutil.which("pyenv"):
-        out = subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=False)
-        if out.returncode == 0 and out.stdout.strip():
-            roots.append(Path(out.stdout.strip()))
-    return [*roots, Path.home() / ".pyenv"]
-
-
-def python39() -> str:
-    """A Python 3.9 interpreter from pyenv, or a failure that says how to get one."""
-    for root in _pyenv_roots():
-        for cand in sorted((root / "versions").glob("3.9*/bin/python")):
-            probe = subprocess.run([cand, "--version"], capture_output=True, text=True)
-            if probe.returncode == 0 and probe.stdout.startswith("Python 3.9"):
-                return str(cand)
-    pytest.fail(
-        "no Python 3.9 under pyenv (looked in "
-        f"{', '.join(str(r / 'versions') for r in _pyenv_roots())}): the edge promises "
-        "Python >= 3.9, so this test needs one: `pyenv install 3.9` (docs/robot.md)"
-    )
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +72,20 @@ def test_the_edge_distribution_holds_robot_edge_with_pyzmq_and_numpy_only(
     assert (edge_venv / "bin" / "fsrl-edge").exists()
 
 
+def _forward_policy() -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """A dueling Q-network whose advantage bias makes action 0 (forward) the greedy one."""
+    rng = np.random.default_rng(0)
+    tensors = {
+        "torso.0.weight": rng.normal(0, 0.1, (8, 3)).astype(np.float32),
+        "torso.0.bias": np.zeros(8, np.float32),
+        "value.0.weight": rng.normal(0, 0.1, (1, 8)).astype(np.float32),
+        "value.0.bias": np.zeros(1, np.float32),
+        "advantage.0.weight": np.zeros((4, 8), np.float32),
+        "advantage.0.bias": np.array([5.0, 0.0, 0.0, -5.0], np.float32),
+    }
+    return tensors, {"arch": "mlp_dueling", "num_actions": "4"}
+
+
 def test_the_py39_edge_answers_the_host_client(edge_venv: Path) -> None:
     proc = subprocess.Popen(
         [
@@ -117,6 +111,10 @@ def test_the_py39_edge_answers_the_host_client(edge_venv: Path) -> None:
             reading = client.step(200.0, 200.0, 100.0)
             assert reading.motors_running and reading.left_encoder_deg == 20
             assert client.status().commands_executed == 2
+            # the numpy codec and forward on 3.9: a pushed Q-network drives the sim robot
+            assert client.set_policy(7, encode_weights(*_forward_policy())) == 7
+            _reading, action, _done, version, _reward = client.act(100.0, max_episode_steps=5)
+            assert (action, version) == (0, 7)
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=10)
     finally:
