@@ -4,8 +4,9 @@ A client opens a session with HELLO (a nonzero session id of its choosing); ever
 later message of the session carries a strictly larger ``seq`` and the sender's
 ``time.time_ns()``. The table refuses a message that is out of order, older than
 ``max_command_age_ms`` or stamped more than ``max_command_age_ms`` ahead of the
-session's clock — the last without touching the session, so one bad stamp never
-locks the session out.
+session's clock (``HELLO_SLACK_MS`` for the first command after HELLO, whose offset a
+late HELLO may have set too high) — the last without touching the session, so one bad
+stamp never locks the session out.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from dataclasses import dataclass, field
 from robot_edge import protocol as P
 
 _OFFSET_WINDOW = 64
+#: How far ahead of the HELLO's offset the session's first command may be stamped: a HELLO
+#: that sat in a queue makes the first estimate too high, and the next command corrects it.
+HELLO_SLACK_MS = 5000
 
 
 @dataclass
@@ -27,8 +31,9 @@ class Session:
     messages; its minimum is the clock offset plus the fastest delivery seen, so a
     message's age is how much later than that it arrived. The window lets the estimate
     follow slow clock drift; a slow HELLO only makes the first estimate too high, and
-    the next faster message corrects it. Lowering the estimate can only refuse more, so
-    it is lowered by at most ``max_command_age_ms`` per message.
+    the next faster message corrects it (by up to ``HELLO_SLACK_MS``). Lowering the
+    estimate can only refuse more, so afterwards a message may lower it by at most
+    ``max_command_age_ms``; one stamped further ahead is refused and not recorded.
     """
 
     last_seq: int
@@ -82,12 +87,15 @@ class SessionTable:
         raw_ns = now - header.timestamp_ns
         offset_ns = min(sess.offsets_ns)
         limit_ms = self.max_age_ns // 1_000_000
-        if raw_ns < offset_ns - self.max_age_ns:
+        ahead_limit_ns = self.max_age_ns
+        if len(sess.offsets_ns) == 1:  # only the HELLO's estimate so far
+            ahead_limit_ns = max(ahead_limit_ns, HELLO_SLACK_MS * 1_000_000)
+        if raw_ns < offset_ns - ahead_limit_ns:
             raise P.ProtocolError(
                 P.Status.STALE,
                 f"{msg_type.name} seq {header.seq} is stamped "
                 f"{(offset_ns - raw_ns) / 1e6:.0f} ms in the future of the session's clock "
-                f"(limit {limit_ms} ms): send HELLO to resynchronise",
+                f"(limit {ahead_limit_ns // 1_000_000} ms): send HELLO to resynchronise",
             )
         age_ns = raw_ns - min(raw_ns, offset_ns)
         if age_ns > self.max_age_ns:

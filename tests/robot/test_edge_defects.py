@@ -126,3 +126,21 @@ def test_the_host_rehandshakes_on_stale_and_carries_on(
     info = client.info
     assert client.step(200.0, 200.0, 10.0).motors_running
     assert client.info is info  # and only when needed
+
+
+def test_a_late_hello_is_still_corrected_by_the_next_command(
+    server: EdgeServer, client: EdgeClient
+) -> None:
+    # A HELLO delivered 2 s late makes the first offset estimate 2 s too high: the next
+    # command looks "2 s in the future" and must correct the estimate, not be refused
+    # (raw frames: no client-side re-handshake hides a refusal here).
+    reply, _ = _send(client, P.MsgType.HELLO, timestamp_ns=time.time_ns() - 2 * 10**9)
+    assert reply.status == P.Status.OK
+    for _ in range(3):
+        reply, body = _send(client, P.MsgType.STEP, P.STEP_REQ.pack(100.0, 100.0, 10.0))
+        assert reply.status == P.Status.OK, body
+    # once the session has its estimate, a stamp far ahead is refused again
+    reply, text = _send(
+        client, P.MsgType.STEP, P.STEP_REQ.pack(1.0, 1.0, 1.0), timestamp_ns=time.time_ns() + 10**9
+    )
+    assert reply.status == P.Status.STALE and "future" in text, text
