@@ -123,11 +123,13 @@ def measure_sample(url: str, ns: str, case: Case) -> float:
     return case.sample_batches * BATCH / dt
 
 
-def redis_benchmark(port: int, nbytes: int, clients: int) -> dict[str, float]:
+def redis_benchmark(port: int, nbytes: int, clients: int, password: str = "") -> dict[str, float]:
     """Requests/s of redis-benchmark SET and GET with ``nbytes`` values."""
     n = max(200, min(20_000, int(0.75e9 / nbytes)))
     cmd = ["redis-benchmark", "-p", str(port), "-t", "set,get", "-d", str(nbytes), "-n", str(n),
            "-P", "16", "-c", str(clients), "-q"]  # fmt: skip
+    if password:  # the embedded server's random password (redis-benchmark has no env for it)
+        cmd += ["-a", password]
     text = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True).stdout
     out = {}
     for name in ("SET", "GET"):
@@ -168,7 +170,7 @@ def main() -> None:
                         smp.append(measure_sample(server.url, ns, case))
                     else:
                         ReplayClient(server.url, namespace=ns).delete_table("replay")
-                    peer = redis_benchmark(server.port, chunk_bytes, w)
+                    peer = redis_benchmark(server.port, chunk_bytes, w, server.password)
                     raw_set[w].append(peer["SET"] * chunk_bytes)
                     if w == 1:
                         raw_get.append(peer["GET"] * chunk_bytes)

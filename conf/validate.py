@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from conf.urls import redact_url, redis_url_problem
+
 ARCHS = ("auto", "mlp_dueling", "cnn_dueling", "candidate_scorer")
 ROBOT_BACKENDS = ("sim", "gopigo3")
 MODES = ("async", "sync")
@@ -119,12 +121,13 @@ def validate(cfg: Any) -> None:
     _check(cfg, "learner.sample_timeout_ms", _pos, "> 0")
     _check(cfg, "learner.sync_updates_per_step", _nonneg, ">= 0")
     _check(cfg, "learner.sync_steps_per_phase", _pos, ">= 1")
-    _check(
-        cfg,
-        "replay.redis_url",
-        lambda v: v is None or re.match(r"^(redis|rediss|unix)://", v) is not None,
-        "null (embedded server) or a redis://, rediss:// or unix:// URL",
-    )
+    redis_url = _get(cfg, "replay.redis_url")
+    if redis_url is not None and (problem := redis_url_problem(redis_url)) is not None:
+        # The value is masked: a password in the URL never reaches a log or a terminal.
+        raise ValueError(
+            f"config field replay.redis_url={redact_url(str(redis_url))!r} is invalid: must be "
+            f"null (embedded server) or {problem}"
+        )
     _check(cfg, "replay.capacity", _pos, ">= 1")
     _check(cfg, "replay.min_size_to_sample", _nonneg, ">= 0")
     _check(

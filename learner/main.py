@@ -29,11 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 import conf
 from actors.spec import build_agent
 from conf.schema import Config
+from learner.checkpoint import redact_run_dir
 from learner.drivers import AsyncDriver, SyncDriver
 from learner.learner import resolve_device
 from learner.run_state import RunState
@@ -70,13 +72,12 @@ def _json_default(o: Any) -> Any:
 @hydra.main(config_path="pkg://conf", config_name="config", version_base="1.3")
 def main(dcfg: DictConfig) -> None:
     """Hydra entry: compose, validate (fails before anything starts), run."""
-    from hydra.core.hydra_config import HydraConfig
-
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    redact_run_dir(run_dir)  # .hydra/ holds the overrides as typed: mask URL passwords now
     cfg = conf.to_config(dcfg)
     logging.getLogger("learner").setLevel(cfg.logging.level)
     logging.getLogger("actors").setLevel(cfg.logging.level)
     logging.getLogger("replay").setLevel(cfg.logging.level)
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
     summary = run(cfg, run_dir)
     logger.info("run finished: %s", {k: v for k, v in summary.items() if k != "evals"})
     if str(summary.get("stop_reason", "")).startswith("interrupted"):

@@ -8,12 +8,12 @@ import logging
 import time
 from collections.abc import Callable
 from typing import TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from conf.urls import mask_url
 from replay.errors import ReplayConnectionError
 
 logger = logging.getLogger(__name__)
@@ -26,21 +26,6 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionError,
     redis.BusyLoadingError,
 )
-
-
-def mask_url(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (safe for logs and messages)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable redis url>"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def connect(url: str, connect_timeout_s: float, socket_timeout_s: float) -> redis.Redis:

@@ -13,6 +13,7 @@ import atexit
 import ctypes
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -84,7 +85,11 @@ class EmbeddedRedis:
     Promises: :attr:`url` answers PING once :meth:`start` returns; :meth:`stop` is
     idempotent and leaves no process behind; :meth:`restart` comes back on the
     same port (data is lost: nothing is persisted), which the tests use to cut a
-    live connection.
+    live connection. The server binds loopback only, keeps Redis's protected mode on
+    and, unless ``password=""`` is passed, requires a password: a random one by
+    default (other users of a shared host cannot reach the run's data), which
+    :attr:`url` carries (mask it with :func:`replay.connection.redact_url` before
+    logging it).
     """
 
     def __init__(
@@ -97,7 +102,8 @@ class EmbeddedRedis:
     ) -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port(self.host)
-        self.password = password
+        # None: a fresh random password; "": none at all (raw-protocol tools in tests).
+        self.password = secrets.token_urlsafe(24) if password is None else password
         self.maxmemory_mb = maxmemory_mb
         self.binary = binary or find_server_binary()
         self.start_timeout_s = start_timeout_s
@@ -127,12 +133,19 @@ class EmbeddedRedis:
             "--save", "",
             "--appendonly", "no",
             "--dir", str(self._dir),
-            "--protected-mode", "no",
+            "--protected-mode", "yes",
             "--loglevel", "warning",
         ]
         # fmt: on
         if self.password:
-            args += ["--requirepass", self.password]
+            # In a 0600 file of the private 0700 temp dir, not on the command line, where
+            # every user of the host could read it in `ps`.
+            conf = self._dir / "auth.conf"
+            escaped = self.password.replace("\\", "\\\\").replace('"', '\\"')
+            fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(f'requirepass "{escaped}"\n')
+            args.insert(1, str(conf))
         if self.maxmemory_mb:
             args += ["--maxmemory", f"{self.maxmemory_mb}mb", "--maxmemory-policy", "noeviction"]
         # A new session: Ctrl-C in the terminal reaches us, not the server, so

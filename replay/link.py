@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 
 import redis
 
+from conf.urls import mask_url
 from replay import scripts
-from replay.connection import connect, mask_url, with_retry
+from replay.connection import connect, with_retry
 from replay.errors import ReplayError, SchemaMismatchError
 from replay.keys import RunKeys, TableKeys
 from replay.schema import TransitionSpec

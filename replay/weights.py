@@ -24,7 +24,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from replay.connection import connect_resilient, mask_url, with_retry
+from conf.urls import mask_url
+from replay.connection import connect_resilient, with_retry
 from replay.errors import ReplayError, WeightIntegrityError, WeightNotFoundError
 from replay.keys import RunKeys, check_tag
 from robot_edge.weights import WeightFormatError, decode_safetensors, encode_safetensors, sha256_hex

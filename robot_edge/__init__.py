@@ -11,7 +11,13 @@ What it promises:
 * the on-board policy is a numpy forward pass of sha256-checked weights, and a refused
   push keeps the last good version.
 
-Modules: ``protocol`` (wire format), ``server`` (the service), ``backend`` / ``sim`` /
-``gopigo3_backend`` (motors and sensors), ``task`` (observation and reward), ``policy``
-and ``weights`` (on-device inference), ``keys`` and ``pair`` (CURVE pairing).
+Modules: ``protocol`` (wire format); the service: ``server`` (wiring, loop, CLI),
+``config`` (settings), ``transport`` (CURVE / plain-text socket), ``sessions`` (sequence
+numbers, clock offsets), ``handlers`` (one request -> one reply), ``motors`` (clamping,
+stops, watchdog), ``onboard`` (the installed policy, ACT, episodes); ``backend`` /
+``backends`` / ``sim`` / ``gopigo3_backend`` (motors and sensors); ``task`` (observation
+and reward); ``weights`` (fsrl's one safetensors codec) and ``policy`` (the one numpy
+forward pass), used by the host, actors and relay too; ``keys`` and ``pair`` (CURVE).
+
+Installed on the Pi as its own distribution, ``fsrl-edge`` (``pip install ./robot_edge``).
 """

@@ -1,4 +1,4 @@
-"""The motor/sensor backend interface and the factory that picks one by name.
+"""The motor/sensor backend interface (``robot_edge.backends`` picks one by name).
 
 A backend is the only thing that touches motors. The server clamps speeds before
 calling it, and the watchdog calls :meth:`Backend.stop` from its own thread, so
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Any
 
 from robot_edge.protocol import SensorReading
 
@@ -89,17 +88,3 @@ class Backend(abc.ABC):
 
     def close(self) -> None:
         self.stop()
-
-
-def make_backend(name: str, options: dict[str, Any] | None = None) -> Backend:
-    """Create a backend by name: ``sim`` or ``gopigo3`` (imported only when selected)."""
-    options = dict(options or {})
-    if name == "sim":
-        from robot_edge.sim import SimBackend
-
-        return SimBackend(**options)
-    if name == "gopigo3":
-        from robot_edge.gopigo3_backend import GoPiGo3Backend
-
-        return GoPiGo3Backend(**options)
-    raise BackendError(f"unknown backend {name!r}: choose 'sim' or 'gopigo3'")

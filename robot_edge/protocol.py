@@ -126,7 +126,8 @@ def decode_header(frame: bytes) -> tuple[Header, memoryview]:
     return header, memoryview(frame)[HEADER_SIZE:]
 
 
-def _unpack_exact(layout: struct.Struct, body: memoryview, what: str) -> tuple:
+def unpack_exact(layout: struct.Struct, body: memoryview, what: str) -> tuple:
+    """``layout.unpack(body)``, or a MALFORMED ProtocolError naming ``what`` and the sizes."""
     if len(body) != layout.size:
         raise ProtocolError(
             Status.MALFORMED, f"{what} body must be {layout.size} bytes, got {len(body)}"
@@ -134,7 +135,8 @@ def _unpack_exact(layout: struct.Struct, body: memoryview, what: str) -> tuple:
     return layout.unpack(body)
 
 
-def _finite(name: str, value: float) -> float:
+def finite(name: str, value: float) -> float:
+    """``value`` as a float, or a MALFORMED ProtocolError naming the field when NaN/inf."""
     if not np.isfinite(value):
         raise ProtocolError(Status.MALFORMED, f"{name}={value} is not finite")
     return float(value)
@@ -177,7 +179,7 @@ class RobotInfo:
 
     @classmethod
     def unpack(cls, body: memoryview) -> RobotInfo:
-        f = _unpack_exact(HELLO_REPLY, body, "HELLO reply")
+        f = unpack_exact(HELLO_REPLY, body, "HELLO reply")
         return cls(f[0].rstrip(b"\0").decode(errors="replace"), *f[1:])
 
 
@@ -232,7 +234,7 @@ class SensorReading:
 
     @classmethod
     def unpack(cls, body: memoryview) -> SensorReading:
-        f = _unpack_exact(SENSOR, body, "sensor reading")
+        f = unpack_exact(SENSOR, body, "sensor reading")
         return cls(*f[:9], bool(f[9]), bool(f[10]), f[11])  # type: ignore[call-arg]
 
 
@@ -275,7 +277,7 @@ class EdgeStatus:
 
     @classmethod
     def unpack(cls, body: memoryview) -> EdgeStatus:
-        f = _unpack_exact(STATUS_REPLY, body, "STATUS reply")
+        f = unpack_exact(STATUS_REPLY, body, "STATUS reply")
         return cls(bool(f[0]), *f[1:])
 
 

@@ -3,7 +3,9 @@
 Each request waits ``timeout_ms`` for its reply; on a timeout the REQ socket is
 closed (LINGER 0, so nothing stale is left queued) and recreated, and the request
 is re-sent with a fresh sequence number and timestamp, ``retries`` times. Then
-:class:`EdgeUnreachableError` names the endpoint.
+:class:`EdgeUnreachableError` names the endpoint. A NO_SESSION or STALE refusal (the
+edge restarted, or the session's clock offset no longer fits) makes the client send
+HELLO and the request once more.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from robot_edge import protocol as P
 from robot_edge.weights import sha256_hex
 
 logger = logging.getLogger(__name__)
+
+#: Error statuses after which the client opens a new session and retries once.
+_RESYNC = (P.Status.NO_SESSION, P.Status.STALE)
 
 
 class EdgeError(RuntimeError):
@@ -152,12 +157,19 @@ class EdgeClient:
                     f"{self.endpoint}: reply {P.describe(header)} does not answer seq {seq}"
                 )
             if header.status != P.Status.OK:
-                if (
-                    header.status == P.Status.NO_SESSION
-                    and _rehello
-                    and msg_type != P.MsgType.HELLO
-                ):
-                    self.hello()  # the edge restarted: open a new session and try once more
+                if header.status in _RESYNC and _rehello and msg_type != P.MsgType.HELLO:
+                    # NO_SESSION: the edge restarted. STALE: the session's clock offset no
+                    # longer fits ours (a clock step, a stamp from the future). Either way
+                    # the edge refused the request without running it: open a new session
+                    # and send it once more, freshly stamped.
+                    logger.warning(
+                        "%s: %s refused (%s: %s); handshaking again",
+                        self.endpoint,
+                        P.MsgType(msg_type).name,
+                        P.Status(header.status).name,
+                        P.error_text(rbody),
+                    )
+                    self.hello()
                     return self.request(msg_type, body, _rehello=False)
                 raise EdgeReplyError(self.endpoint, header.status, P.error_text(rbody))
             return rbody

@@ -8,7 +8,9 @@ sys.path), so it has a name no other test folder uses.
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -34,6 +36,33 @@ def load_render_module() -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def kubectl_patch(obj: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any]:
+    """``obj`` after the JSON6902 ``ops``, applied by ``kubectl patch --local`` (no cluster)."""
+    kubectl = load_render_module().kubectl()
+    result = subprocess.run(
+        [
+            kubectl,
+            "patch",
+            "--local",
+            "-f",
+            "-",
+            "--type=json",
+            "-p",
+            json.dumps(ops),
+            "-o",
+            "yaml",
+        ],
+        input=yaml.safe_dump(obj),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, f"kubectl patch {ops}: {result.stderr}"
+    patched: dict[str, Any] = yaml.safe_load(result.stdout)
+    return patched
 
 
 def load_rendered(overlay: str) -> list[dict[str, Any]]:

@@ -252,7 +252,8 @@ def test_acl_user_restricted_to_fsrl_keys_works_and_a_wrong_password_is_named(
     admin = redis.Redis.from_url(redis_url)
     user = f"actor-{namespace[-6:]}"
     admin.execute_command("ACL", "SETUSER", user, "reset", "on", ">pw-ok", "~fsrl:*", "+@all")
-    host_port = redis_url.split("//", 1)[1].split("/", 1)[0]
+    # host:port without the fixture's own (embedded server's) credentials
+    host_port = redis_url.split("//", 1)[1].split("/", 1)[0].rpartition("@")[2]
     client = ReplayClient(f"redis://{user}:pw-ok@{host_port}/0", namespace=namespace)
     client.create_table(TableConfig("replay", capacity=100), spec)
     with client.writer("replay", chunk_size=8) as w:  # every key it touches is fsrl:*

@@ -118,15 +118,19 @@ def test_half_sent_insert_leaves_nothing_behind(
         )
     )
     cuts = (10, len(wire) // 2, len(wire) - len(b"*1\r\n$4\r\nEXEC\r\n"), len(wire) - 1)
+    auth = resp_command("AUTH", redis_server.password) if redis_server.password else b""
     for cut in cuts:
         with socket.create_connection((redis_server.host, redis_server.port)) as sock:
+            if auth:  # the embedded server has a password: log in, then die mid-command
+                sock.sendall(auth)
+                assert sock.recv(64).startswith(b"+OK")
             sock.sendall(wire[:cut])  # the writer "dies" here
         time.sleep(0.05)
     assert client.size("replay") == 0
     assert not list(client.redis.scan_iter(match=keys.prefix + "*c:*"))
     assert not list(client.redis.scan_iter(match=keys.prefix + "stage:*"))
     with socket.create_connection((redis_server.host, redis_server.port)) as sock:
-        sock.sendall(wire)  # the whole command: stored once
+        sock.sendall(auth + wire)  # the whole command: stored once
         deadline = time.monotonic() + 5
         got = b""
         while b"*2\r\n" not in got and time.monotonic() < deadline:
