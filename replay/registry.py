@@ -175,7 +175,10 @@ class ModelRegistry:
             raise ValueError(
                 f"episode returns of {tag!r} must be finite, got {ret[~np.isfinite(ret)][:3]}"
             )
-        vers = np.broadcast_to(np.asarray(version, dtype=np.int64).reshape(-1), ret.shape)
+        vers = np.asarray(version, dtype=np.int64).reshape(-1)
+        if vers.size != 1 and vers.shape != ret.shape:
+            raise ValueError(f"{vers.size} versions for {ret.size} episode returns of {tag!r}")
+        vers = np.broadcast_to(vers, ret.shape)
         if ret.size == 0:
             return {}
         args: list[Any] = [REGISTRY_PROTOCOL_VERSION]

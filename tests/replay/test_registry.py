@@ -106,6 +106,8 @@ def test_online_returns_per_version_match_numpy(store: WeightStore, raw: redis.R
     assert reg.record_episodes("q", 3, []) == {}
     with pytest.raises(ValueError, match="finite"):
         reg.record_episodes("q", 3, [1.0, float("nan")])
+    with pytest.raises(ValueError, match="2 versions for 3 episode returns"):
+        reg.record_episodes("q", [3, 4], [1.0, 2.0, 3.0])
     assert reg.online_stats("other") == {}
 
 
