@@ -52,8 +52,8 @@ class ConnectFour:
     """
 
     name = "connect_four"
-    num_actions = COLS
-    obs_shape = (2, ROWS, COLS)
+    num_actions: int = COLS
+    obs_shape: tuple[int, ...] = (2, ROWS, COLS)
 
     def initial(self, n: int) -> np.ndarray:
         return np.zeros((int(n), 2), dtype=np.uint64)
@@ -85,6 +85,12 @@ class ConnectFour:
         out[:, 1] = every | (every + BOTTOM[moves])
         return out
 
+    def pass_turn(self, state: np.ndarray) -> np.ndarray:
+        """The same boards with the other player to move (for the final observation)."""
+        out = state.copy()
+        out[:, 0] = state[:, 0] ^ state[:, 1]
+        return out
+
     def observe(self, state: np.ndarray) -> np.ndarray:
         own = (state[:, 0, None] >> _CELL_SHIFTS) & _U(1)
         every = (state[:, 1, None] >> _CELL_SHIFTS) & _U(1)
@@ -101,7 +107,9 @@ class ConnectFour:
     def render(self, state: np.ndarray, row: int = 0) -> str:
         planes = self.observe(state[row : row + 1])[0]
         lines = [
-            " ".join("X" if planes[0, r, c] else "O" if planes[1, r, c] else "." for c in range(COLS))
+            " ".join(
+                "X" if planes[0, r, c] else "O" if planes[1, r, c] else "." for c in range(COLS)
+            )
             for r in range(ROWS)
         ]
         return "\n".join(lines + [" ".join(str(c) for c in range(COLS))])

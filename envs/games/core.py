@@ -75,6 +75,12 @@ class TwoPlayerGame(Protocol):
         """A small text picture of one board (player to move: ``X``)."""
 
 
+#: Optional: ``pass_turn(state) -> state`` — the same boards with the other player to
+#: move (a null move). The env uses it to show the final board from the agent's side
+#: after the agent's own last move; without it that one observation is the opponent's view.
+PASS_TURN = "pass_turn"
+
+
 #: Built-in games by short name (``game=connect_four``).
 BUILTIN_GAMES = {
     "connect_four": "envs.games.connect_four:ConnectFour",
@@ -179,6 +185,7 @@ def play_out(
 
 __all__ = [
     "BUILTIN_GAMES",
+    "PASS_TURN",
     "IllegalMoveError",
     "Player",
     "TwoPlayerGame",

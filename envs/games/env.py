@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.games.core import Player, TwoPlayerGame, load_callable, load_game
+from envs.games.core import PASS_TURN, Player, TwoPlayerGame, load_callable, load_game
 from envs.games.players import FirstLegalPlayer, RandomPlayer
 
 #: Opponents by short name; anything else is ``package.module:Name`` or a callable.
@@ -32,7 +32,9 @@ def make_opponent(spec: str | Player, **kwargs: Any) -> Player:
         if not callable(player):
             raise ValueError(f"opponent={spec!r} is not callable (obs, mask) -> moves")
         return player  # type: ignore[no-any-return]
-    raise ValueError(f"opponent={spec!r} must be one of {OPPONENTS}, 'package.module:Name' or a callable")
+    raise ValueError(
+        f"opponent={spec!r} must be one of {OPPONENTS}, 'package.module:Name' or a callable"
+    )
 
 
 class GameEnv(gym.Env):
@@ -122,9 +124,13 @@ class GameEnv(gym.Env):
         self._plies = 0
         self._seeded_opponent = False
 
-    def _obs(self) -> dict[str, np.ndarray]:
+    def _obs(self, agent_to_move: bool = True) -> dict[str, np.ndarray]:
+        state = self._state
+        pass_turn = getattr(self.game, PASS_TURN, None)
+        if not agent_to_move and pass_turn is not None:
+            state = pass_turn(state)
         return {
-            "board": self.game.observe(self._state)[0],
+            "board": self.game.observe(state)[0],
             "action_mask": self.game.legal(self._state)[0].astype(np.uint8),
         }
 
@@ -176,6 +182,7 @@ class GameEnv(gym.Env):
         self._state = self.game.apply(self._state, np.array([move]))
         self._plies += 1
         terminal, value = self.game.status(self._state)
+        agent_to_move = not terminal[0]
         if terminal[0]:  # value is from the opponent's side: it is to move
             outcome = -float(value[0])
         else:
@@ -183,7 +190,8 @@ class GameEnv(gym.Env):
             terminal, value = self.game.status(self._state)
             outcome = float(value[0]) if terminal[0] else 0.0
         self._over = bool(terminal[0])
-        return self._obs(), outcome, self._over, False, self._info(outcome=outcome)
+        obs = self._obs(agent_to_move)
+        return obs, outcome, self._over, False, self._info(outcome=outcome)
 
     def render(self) -> str | None:
         if self.render_mode == "ansi":
@@ -210,4 +218,11 @@ class TicTacToeEnv(GameEnv):
         super().__init__(game="tictactoe", **kwargs)
 
 
-__all__ = ["INVALID_ACTION_MODES", "OPPONENTS", "ConnectFourEnv", "GameEnv", "TicTacToeEnv", "make_opponent"]
+__all__ = [
+    "INVALID_ACTION_MODES",
+    "OPPONENTS",
+    "ConnectFourEnv",
+    "GameEnv",
+    "TicTacToeEnv",
+    "make_opponent",
+]

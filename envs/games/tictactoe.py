@@ -37,8 +37,8 @@ class TicTacToe:
     """
 
     name = "tictactoe"
-    num_actions = 9
-    obs_shape = (2, 3, 3)
+    num_actions: int = 9
+    obs_shape: tuple[int, ...] = (2, 3, 3)
 
     def initial(self, n: int) -> np.ndarray:
         return np.zeros((int(n), 2), dtype=np.uint16)
@@ -59,6 +59,12 @@ class TicTacToe:
         out = np.empty_like(state)
         out[:, 0] = state[:, 0] ^ state[:, 1]
         out[:, 1] = state[:, 1] | _BITS[m]
+        return out
+
+    def pass_turn(self, state: np.ndarray) -> np.ndarray:
+        """The same boards with the other player to move (for the final observation)."""
+        out = state.copy()
+        out[:, 0] = state[:, 0] ^ state[:, 1]
         return out
 
     def observe(self, state: np.ndarray) -> np.ndarray:
