@@ -30,6 +30,8 @@ FULL = _U(sum(((1 << ROWS) - 1) << (c * _H) for c in range(COLS)))
 _CELL_SHIFTS = np.array(
     [c * _H + (ROWS - 1 - r) for r in range(ROWS) for c in range(COLS)], dtype=np.uint64
 )
+_CELL_BITS = _CELL_SHIFTS.astype(np.intp)
+_FULL_INT = int(FULL)
 _DIRECTIONS = tuple((_U(s), _U(2 * s)) for s in (1, _H, _H - 1, _H + 1))
 
 
@@ -42,13 +44,22 @@ def four_in_a_row(p: np.ndarray) -> np.ndarray:
     return out
 
 
+def _four_int(p: int) -> bool:
+    for s in (1, _H, _H - 1, _H + 1):
+        m = p & (p >> s)
+        if m & (m >> (2 * s)):
+            return True
+    return False
+
+
 class ConnectFour:
     """Connect Four as a :class:`~envs.games.core.TwoPlayerGame` (7 moves: the columns).
 
     Promises: states are ``(N, 2)`` uint64 arrays never modified in place; ``observe``
     gives ``(N, 2, 6, 7)`` uint8 planes (own stones, opponent's stones; row 0 is the
     top); a board ends when the last mover makes four in a row (value −1 for the player
-    to move) or the board is full (0).
+    to move) or the board is full (0). Only states reached by :meth:`apply` from
+    :meth:`initial` are meaningful (the player to move never holds four in a row).
     """
 
     name = "connect_four"
@@ -59,12 +70,14 @@ class ConnectFour:
         return np.zeros((int(n), 2), dtype=np.uint64)
 
     def status(self, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        own, every = state[:, 0], state[:, 1]
-        lost = four_in_a_row(own ^ every)
-        won = four_in_a_row(own)
-        full = every == FULL
-        value = won.astype(np.float32) - lost.astype(np.float32)
-        return lost | won | full, value
+        # Only the player who just moved can have four in a row (the game stops there).
+        if state.shape[0] == 1:  # one board: Python ints beat a dozen tiny numpy calls
+            own, every = int(state[0, 0]), int(state[0, 1])
+            lost = _four_int(own ^ every)
+            terminal = lost or every == _FULL_INT
+            return np.array([terminal]), np.array([-1.0 if lost else 0.0], dtype=np.float32)
+        lost = four_in_a_row(state[:, 0] ^ state[:, 1])
+        return lost | (state[:, 1] == FULL), -lost.astype(np.float32)
 
     def legal(self, state: np.ndarray) -> np.ndarray:
         every = state[:, 1]
@@ -92,10 +105,11 @@ class ConnectFour:
         return out
 
     def observe(self, state: np.ndarray) -> np.ndarray:
-        own = (state[:, 0, None] >> _CELL_SHIFTS) & _U(1)
-        every = (state[:, 1, None] >> _CELL_SHIFTS) & _U(1)
-        planes = np.stack([own, every ^ own], axis=1).astype(np.uint8)
-        return planes.reshape(state.shape[0], 2, ROWS, COLS)
+        n = state.shape[0]
+        raw = np.ascontiguousarray(state, dtype="<u8").view(np.uint8).reshape(n, 2, 8)
+        bits = np.unpackbits(raw, axis=2, bitorder="little")[:, :, _CELL_BITS]
+        bits[:, 1] ^= bits[:, 0]  # every stone minus own = the opponent's
+        return bits.reshape(n, 2, ROWS, COLS)
 
     def from_moves(self, moves: list[int] | str) -> np.ndarray:
         """One board (``(1, 2)``) after playing ``moves`` (columns, e.g. ``"3342"``) from empty."""
