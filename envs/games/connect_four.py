@@ -73,9 +73,9 @@ class ConnectFour:
         # Only the player who just moved can have four in a row (the game stops there).
         if state.shape[0] == 1:  # one board: Python ints beat a dozen tiny numpy calls
             own, every = int(state[0, 0]), int(state[0, 1])
-            lost = _four_int(own ^ every)
-            terminal = lost or every == _FULL_INT
-            return np.array([terminal]), np.array([-1.0 if lost else 0.0], dtype=np.float32)
+            won_last = _four_int(own ^ every)
+            terminal = won_last or every == _FULL_INT
+            return np.array([terminal]), np.array([-1.0 if won_last else 0.0], dtype=np.float32)
         lost = four_in_a_row(state[:, 0] ^ state[:, 1])
         return lost | (state[:, 1] == FULL), -lost.astype(np.float32)
 
