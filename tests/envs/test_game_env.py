@@ -123,3 +123,32 @@ def test_module_prefixed_id_builds_through_the_actor_path() -> None:
     assert isinstance(env.observation_space, gym.spaces.Dict)
     assert env.observation_space["board"].shape == (2, 6, 7)
     env.close()
+
+
+def test_connect_four_preset_builds_for_the_actors_and_masks_q_values() -> None:
+    import torch
+
+    import conf
+    from actors.envs import VectorStepper, make_single_env, make_vector_env
+    from learner.models import build_q_network, resolve_arch
+
+    cfg = conf.load_config(["env=connect_four"])
+    env_cfg = conf.to_container(cfg)["env"]
+    single = make_single_env(env_cfg)
+    assert resolve_arch(cfg.model.arch, single.observation_space) == "mlp_dueling"
+    vec = make_vector_env(env_cfg, num_envs=3, seed=5)
+    stepper = VectorStepper(vec, seed=5)
+    obs = stepper.reset()
+    net = build_q_network(cfg.model, single.observation_space, 7)
+    rng = np.random.default_rng(0)
+    episodes_done = 0
+    for _ in range(40):
+        q = net({k: torch.as_tensor(v) for k, v in obs.items()})
+        assert torch.isinf(q[obs["action_mask"] == 0]).all()  # illegal columns never chosen
+        actions = np.argmax(rng.random(obs["action_mask"].shape) * obs["action_mask"], axis=1)
+        step = stepper.step(actions)
+        assert step.valid.all()
+        episodes_done += int(step.terminated.sum())
+        obs = step.obs
+    assert episodes_done > 0
+    vec.close()
