@@ -49,24 +49,33 @@ GAME = ConnectFour()
 
 
 class QNet(nn.Module):
-    """Canonical board [2, 6, 7] → Q for the 7 columns (for the player to move)."""
+    """Canonical board [2, 6, 7] → Q for the 7 columns (for the player to move), in [-1, 1].
 
-    def __init__(self, channels: int = 64, hidden: int = 256) -> None:
+    ``arch="mlp"``: two ReLU layers of ``hidden``; ``"cnn"``: two 3×3 conv layers of
+    ``channels`` (padding 1), then one ReLU layer of ``hidden``."""
+
+    def __init__(self, arch: str = "mlp", channels: int = 32, hidden: int = 256) -> None:
         super().__init__()
-        self.conv = nn.Sequential(
-            nn.Conv2d(2, channels, 3, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, padding=1),
-            nn.ReLU(),
-        )
-        self.head = nn.Sequential(
-            nn.Flatten(), nn.Linear(channels * 42, hidden), nn.ReLU(), nn.Linear(hidden, 7)
-        )
+        if arch == "mlp":
+            self.body: nn.Module = nn.Sequential(
+                nn.Flatten(), nn.Linear(84, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
+            )
+        elif arch == "cnn":
+            self.body = nn.Sequential(
+                nn.Conv2d(2, channels, 3, padding=1),
+                nn.ReLU(),
+                nn.Conv2d(channels, channels, 3, padding=1),
+                nn.ReLU(),
+                nn.Flatten(),
+                nn.Linear(channels * 42, hidden),
+                nn.ReLU(),
+            )
+        else:
+            raise ValueError(f"--arch must be mlp or cnn, got {arch!r}")
+        self.out = nn.Linear(hidden, 7)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.head(self.conv(x.float())))  # values lie in [-1, 1]
+        return torch.tanh(self.out(self.body(x.float())))
 
 
 def masked_argmax(q: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -140,7 +149,10 @@ def evaluate(net: nn.Module, games: int, seed: int) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=10.0)
-    p.add_argument("--boards", type=int, default=128)
+    p.add_argument("--arch", default="mlp", help="mlp (default) or cnn")
+    p.add_argument("--channels", type=int, default=32)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--boards", type=int, default=64)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--updates-per-ply", type=int, default=1)
     p.add_argument("--lr", type=float, default=5e-4)
@@ -160,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    net = QNet()
+    net = QNet(args.arch, args.channels, args.hidden)
     target = copy.deepcopy(net)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     replay = Replay(args.capacity)
