@@ -17,6 +17,7 @@ from learner.arena import (
     PayoffTable,
     gate,
     gate_by_return,
+    pfsp_weights,
     play_match,
     policy_player,
 )
@@ -145,3 +146,11 @@ def test_policy_player_adapts_a_greedy_dict_policy() -> None:
     bad = policy_player(lambda obs: np.zeros(len(obs["board"]), dtype=np.int64))
     with pytest.raises(ValueError, match="illegal move"):
         play_match(game, bad, FirstLegalPlayer(), 2, seed=0, opening_plies=0, names=("bad", "fl"))
+
+
+def test_pfsp_weights_favour_opponents_the_learner_loses_to() -> None:
+    w = pfsp_weights({"beaten": 1.0, "even": 0.5, "feared": 0.1, "unknown": float("nan")})
+    assert sum(w.values()) == pytest.approx(1.0)
+    assert w["feared"] > w["even"] == w["unknown"] > w["beaten"] > 0
+    with pytest.raises(ValueError, match="at least one"):
+        pfsp_weights({})
