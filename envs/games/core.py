@@ -79,6 +79,9 @@ class TwoPlayerGame(Protocol):
 #: move (a null move). The env uses it to show the final board from the agent's side
 #: after the agent's own last move; without it that one observation is the opponent's view.
 PASS_TURN = "pass_turn"
+#: Optional: ``apply_unchecked(state, moves) -> state`` — :meth:`TwoPlayerGame.apply`
+#: without the legality check, for moves the caller has checked (the env's hot path).
+APPLY_UNCHECKED = "apply_unchecked"
 
 
 #: Built-in games by short name (``game=connect_four``).
@@ -185,6 +188,7 @@ def play_out(
 
 __all__ = [
     "BUILTIN_GAMES",
+    "APPLY_UNCHECKED",
     "PASS_TURN",
     "IllegalMoveError",
     "Player",

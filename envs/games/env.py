@@ -8,7 +8,15 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.games.core import PASS_TURN, Player, TwoPlayerGame, load_callable, load_game
+from envs.games.core import (
+    APPLY_UNCHECKED,
+    PASS_TURN,
+    IllegalMoveError,
+    Player,
+    TwoPlayerGame,
+    load_callable,
+    load_game,
+)
 from envs.games.players import FirstLegalPlayer, RandomPlayer
 
 #: Opponents by short name; anything else is ``package.module:Name`` or a callable.
@@ -142,11 +150,26 @@ class GameEnv(gym.Env):
             "outcome": outcome,
         }
 
-    def _opponent_moves(self) -> None:
-        obs = self.game.observe(self._state)
-        move = np.asarray(self.opponent(obs, self.game.legal(self._state))).reshape(1)
-        self._state = self.game.apply(self._state, move)
+    def _apply(self, move: int) -> None:
+        """Play a move already checked against the legal mask (the game's unchecked path
+        when it offers ``apply_unchecked``)."""
+        fast = getattr(self.game, APPLY_UNCHECKED, None)
+        moves = np.array([move], dtype=np.int64)
+        self._state = fast(self._state, moves) if fast else self.game.apply(self._state, moves)
         self._plies += 1
+
+    def _opponent_moves(self) -> None:
+        mask = self.game.legal(self._state)
+        move = np.asarray(self.opponent(self.game.observe(self._state), mask)).reshape(-1)
+        if move.size != 1 or not np.issubdtype(move.dtype, np.integer):
+            raise IllegalMoveError(f"opponent {self.opponent!r} returned {move!r}, not one move")
+        m = int(move[0])
+        if not (0 <= m < mask.shape[1] and mask[0, m]):
+            raise IllegalMoveError(
+                f"opponent {self.opponent!r} played illegal move {m} "
+                f"(legal: {np.flatnonzero(mask[0]).tolist()})"
+            )
+        self._apply(m)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -179,8 +202,7 @@ class GameEnv(gym.Env):
                 self.game.apply(self._state, np.array([move if valid else action]))
             self._over = True
             return self._obs(), -1.0, True, False, self._info(illegal=True, outcome=-1.0)
-        self._state = self.game.apply(self._state, np.array([move]))
-        self._plies += 1
+        self._apply(move)
         terminal, value = self.game.status(self._state)
         agent_to_move = not terminal[0]
         if terminal[0]:  # value is from the opponent's side: it is to move

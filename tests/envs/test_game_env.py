@@ -152,3 +152,15 @@ def test_connect_four_preset_builds_for_the_actors_and_masks_q_values() -> None:
         obs = step.obs
     assert episodes_done > 0
     vec.close()
+
+
+def test_an_opponent_that_plays_an_illegal_move_is_named() -> None:
+    def stubborn(obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return np.zeros(len(obs), dtype=np.int64)  # column 0, full or not
+
+    env = ConnectFourEnv(opponent=stubborn, agent_first=True)
+    env.reset(seed=0)
+    for _ in range(3):
+        env.step(0)  # column 0 is full after the opponent's third reply
+    with pytest.raises(IllegalMoveError, match="opponent .*stubborn.* played illegal move 0"):
+        env.step(1)
