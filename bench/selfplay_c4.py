@@ -16,6 +16,8 @@ Method (negamax DQN on canonical boards):
   reversed). Side B of a game is the current network (ε-greedy) or, with probability
   ``--pool-share``, a frozen snapshot from the opponent pool (one snapshot added every
   ``--snapshot-every`` updates, the last ``--pool-size`` kept).
+* At the end, the same network with two plies of lookahead (:func:`search_player`)
+  against the same opponents: does a little search over the learned value help?
 * Evaluation every ``--eval-every-s`` seconds with the arena (``learner.arena``): the
   greedy network against random play and against depth-4 alpha-beta, on fixed seeds
   with paired random openings (2 plies), as first and as second player.
@@ -41,6 +43,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from envs.games import ConnectFour, RandomPlayer  # noqa: E402
+from envs.games.connect_four import bitboards_from_obs  # noqa: E402
 from envs.games.connect_four_search import AlphaBetaPlayer  # noqa: E402
 from learner.arena import play_match  # noqa: E402
 
@@ -90,6 +93,44 @@ def q_values(net: nn.Module, obs: np.ndarray) -> np.ndarray:
 def greedy_player(net: nn.Module):
     def play(obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return masked_argmax(q_values(net, obs), mask)
+
+    return play
+
+
+def search_player(net: nn.Module | None):
+    """Two plies of lookahead over the learned value: for each move a (a win is taken at
+    once), the opponent's best reply b (a win for it scores -1), then our greedy value
+    max_c Q(s_ab, c) (our move again, so no sign flip); play argmax_a min_b.
+    ``net=None`` scores every unfinished leaf 0: the search alone, as a baseline
+    (ties go to the lowest column)."""
+
+    def play(obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        states = bitboards_from_obs(obs)
+        out = np.empty(len(states), dtype=np.int64)
+        for i, root in enumerate(states):
+            moves = np.flatnonzero(mask[i])
+            after_a = GAME.apply_unchecked(np.repeat(root[None], len(moves), 0), moves)
+            won = GAME.status(after_a)[0] & (GAME.status(after_a)[1] < 0)
+            if won.any():
+                out[i] = moves[np.flatnonzero(won)[0]]
+                continue
+            legal_b = GAME.legal(after_a)
+            ia, ib = np.nonzero(legal_b)
+            after_b = GAME.apply_unchecked(after_a[ia], ib)
+            term_b, val_b = GAME.status(after_b)
+            if net is None:
+                mine = np.zeros(len(after_b))
+            else:
+                q = q_values(net, GAME.observe(after_b))
+                mine = np.where(GAME.legal(after_b), q, -np.inf).max(axis=1)
+            # a finished game after b: val_b is ours (we are to move): -1 lost, 0 draw
+            leaf = np.where(term_b, val_b, mine)
+            worst = np.full(len(moves), np.inf)
+            np.minimum.at(worst, ia, leaf)
+            full = ~legal_b.any(axis=1)  # a fills the board: a draw
+            worst[full] = 0.0
+            out[i] = moves[int(np.argmax(worst))]
+        return out
 
     return play
 
@@ -265,8 +306,18 @@ def main(argv: list[str] | None = None) -> int:
                     pool.pop(0)
                     opp[opp == 0] = -1
                     opp[opp > 0] -= 1
+    net.eval()
+    final_search: dict[str, float] = {}
+    for label, searcher in (("", search_player(net)), ("no_value_", search_player(None))):
+        for name, opponent in (("random", RandomPlayer()), ("ab4", AlphaBetaPlayer(4))):
+            m = play_match(GAME, searcher, opponent, args.eval_games, 10_000, names=("s", name))
+            final_search[f"{label}vs_{name}_first_win_rate"] = m.as_first.wins / m.as_first.games
+            final_search[f"{label}vs_{name}_second_win_rate"] = m.as_second.wins / m.as_second.games
+            final_search[f"{label}vs_{name}_score"] = m.score()
+    logger.info("2-ply search over the learned value (no_value_: over 0): %s", final_search)
     out = {
         "minutes": args.minutes,
+        "final_with_2ply_search": final_search,
         "updates": updates,
         "moves": moves,
         "games": games,
