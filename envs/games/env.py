@@ -199,7 +199,10 @@ class GameEnv(gym.Env):
         move = int(a.reshape(-1)[0]) if valid else -1
         if not (0 <= move < legal.size and legal[move]):
             if self.invalid_action == "raise":
-                self.game.apply(self._state, np.array([move if valid else action]))
+                raise IllegalMoveError(
+                    f"{self.game.name}: move {action!r} is illegal "
+                    f"(legal: {np.flatnonzero(legal).tolist()})"
+                )
             self._over = True
             return self._obs(), -1.0, True, False, self._info(illegal=True, outcome=-1.0)
         self._apply(move)
