@@ -166,6 +166,15 @@ class Agent(ABC):
         """The replay columns this agent learns from (the standard ones by default)."""
         return TransitionSpec.from_spaces(self.observation_space, self.action_space)
 
+    def evaluation_policy(
+        self, tensors: Tensors, metadata: Metadata
+    ) -> Callable[[Any], np.ndarray]:
+        """The greedy policy of a published version (leaderboards, the arena, ``play``):
+        by default the learner's, started from the export (ValueError if it cannot be)."""
+        learner = self.learner("cpu", 0)
+        learner.load_export(tensors, metadata)
+        return learner.greedy()
+
     @abstractmethod
     def actor_policy(self, slot: ActorSlot) -> ActorPolicy:
         """The acting half for one actor (built inside the actor's process)."""

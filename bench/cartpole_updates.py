@@ -32,7 +32,7 @@ from actors.nstep import NStepFolder
 from agents.dqn.exploration import epsilon_ladder
 from agents.dqn.learner import DQN, TorchBatch
 from conf.schema import DQNConfig, EnvConfig, ModelConfig
-from learner.evaluate import evaluate_policy
+from learner.evaluation import evaluate_greedy
 from replay.sumtree import SumTree
 
 
@@ -139,8 +139,8 @@ def updates_to_solve(seed: int, a: argparse.Namespace) -> dict[str, Any]:
             actor.load_state_dict(dqn.online.state_dict())
         if dqn.updates % a.eval_every == 0:
             seed0 = env_cfg.eval_seed
-            screen = evaluate_policy(dqn.online, env_cfg, 3, seed0).mean()
-            if screen >= 475 and evaluate_policy(dqn.online, env_cfg, 20, seed0).mean() >= 475:
+            screen = evaluate_greedy(dqn.greedy(), env_cfg, 3, seed0).mean()
+            if screen >= 475 and evaluate_greedy(dqn.greedy(), env_cfg, 20, seed0).mean() >= 475:
                 return {"seed": seed, "updates": dqn.updates, "env_steps": env_steps}
     return {"seed": seed, "updates": None, "env_steps": env_steps}
 

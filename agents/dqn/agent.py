@@ -17,7 +17,7 @@ import numpy as np
 
 from agents.core import ActorSlot, Agent, AgentError, Batch, Metadata, Observation, Tensors
 from agents.dqn.actor import QFunction, make_actor_policy
-from agents.dqn.archs import resolve_arch
+from agents.dqn.archs import model_config_from_metadata, resolve_arch
 from agents.dqn.exploration import actor_epsilons, epsilon_greedy
 from conf.schema import DQNConfig
 from replay.schema import TransitionSpec
@@ -111,6 +111,14 @@ class DQNAgent(Agent):
             float(self.algo.eps_alpha),
         )
         return DQNActorPolicy(q, eps, slot.seed)
+
+    def evaluation_policy(self, tensors: Tensors, metadata: Metadata) -> Any:
+        """Greedy on the exported Q-network, rebuilt from its own metadata (numpy for
+        ``mlp_dueling``): any DQN-layout export ranks, whatever this run's model section."""
+        model = {**model_config_from_metadata(metadata), "arch": metadata.get("arch", self.arch)}
+        q = make_actor_policy(model, self.observation_space, self.num_actions, seed=0)
+        q.load(tensors, metadata)
+        return lambda obs: np.argmax(q.q_values(obs), axis=1)
 
     def network(self) -> Any:
         """A fresh torch Q-network of this run's architecture (imports torch)."""

@@ -1,10 +1,15 @@
-"""Which Q-network architecture an observation space gets — without importing torch.
+"""Which Q-network architecture an observation space gets, and what an export's metadata
+says about its network — without importing torch.
 
 The actors choose their (numpy or torch) Q-function with this, and
 :mod:`agents.dqn.networks` builds the torch modules for the same names.
 """
 
 from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
 
 import gymnasium as gym
 
@@ -31,4 +36,22 @@ def resolve_arch(arch: str, obs_space: gym.Space) -> str:
     return "mlp_dueling"
 
 
-__all__ = ["ARCHS", "CANDIDATES_KEY", "MASK_KEY", "resolve_arch"]
+def model_config_from_metadata(metadata: Mapping[str, str]) -> dict[str, Any]:
+    """The ``model`` config section that rebuilds the exported network."""
+
+    def val(key: str, default: Any) -> Any:
+        raw = metadata.get(key)
+        return default if raw is None else json.loads(raw) if key != "arch" else raw
+
+    return {
+        "arch": val("arch", "mlp_dueling"),
+        "hidden_sizes": val("hidden_sizes", [64, 64]),
+        "head_hidden_size": val("head_hidden_size", 0),
+        "cnn_channels": val("cnn_channels", [32, 64]),
+        "cnn_kernel_sizes": val("cnn_kernel_sizes", [3, 3]),
+        "cnn_strides": val("cnn_strides", [1, 1]),
+        "input_scale": val("input_scale", 1.0),
+    }
+
+
+__all__ = ["ARCHS", "CANDIDATES_KEY", "MASK_KEY", "model_config_from_metadata", "resolve_arch"]

@@ -51,7 +51,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from agents.dqn.archs import ARCHS, CANDIDATES_KEY, MASK_KEY, resolve_arch
+from agents.dqn.archs import (
+    ARCHS,
+    CANDIDATES_KEY,
+    MASK_KEY,
+    model_config_from_metadata,
+    resolve_arch,
+)
 from agents.registry import load_object
 from conf import as_section
 from conf.sections import ModelConfig
@@ -303,24 +309,6 @@ def export_for_edge(model: QNetwork) -> tuple[dict[str, np.ndarray], dict[str, s
         **model.meta,
     }
     return tensors, {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
-
-
-def model_config_from_metadata(metadata: Mapping[str, str]) -> dict[str, Any]:
-    """The ``model`` config section that rebuilds the exported network."""
-
-    def val(key: str, default: Any) -> Any:
-        raw = metadata.get(key)
-        return default if raw is None else json.loads(raw) if key != "arch" else raw
-
-    return {
-        "arch": val("arch", "mlp_dueling"),
-        "hidden_sizes": val("hidden_sizes", [64, 64]),
-        "head_hidden_size": val("head_hidden_size", 0),
-        "cnn_channels": val("cnn_channels", [32, 64]),
-        "cnn_kernel_sizes": val("cnn_kernel_sizes", [3, 3]),
-        "cnn_strides": val("cnn_strides", [1, 1]),
-        "input_scale": val("input_scale", 1.0),
-    }
 
 
 def load_tensors(model: nn.Module, tensors: Mapping[str, np.ndarray]) -> None:

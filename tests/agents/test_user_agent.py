@@ -30,8 +30,9 @@ def test_the_user_agent_is_under_100_lines_and_outside_the_packages() -> None:
 
 @pytest.mark.slow
 def test_user_qr_dqn_trains_cartpole_to_475_with_versions_and_edge_export(
-    tmp_path: Path, redis_url: str, namespace: str
+    tmp_path: Path, redis_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.syspath_prepend(str(EXAMPLES))  # the leaderboard resolves the versions' agent
     run_dir = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(EXAMPLES)])}
     cmd = [

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 import conf
+from actors.envs import make_single_env
 from actors.spec import build_agent
 from conf.schema import Config
-from learner.evaluate import make_env
 from learner.evaluation import evaluate_greedy
 from learner.main import run
 
@@ -47,7 +47,7 @@ def random_policy_returns(env_cfg: Any, episodes: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     returns = np.zeros(episodes)
     for i in range(episodes):
-        env = make_env(env_cfg)
+        env = make_single_env(env_cfg)
         obs, _ = env.reset(seed=seed + i)
         done = False
         while not done:

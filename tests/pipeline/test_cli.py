@@ -7,11 +7,12 @@ import pytest
 import torch
 
 import conf
-from agents.dqn.networks import build_q_network, export_for_edge
+from agents.dqn.networks import build_q_network, export_for_edge, obs_to_tensor
 from learner.cold_start import cold_start
 from learner.cold_start import main as cold_start_main
-from learner.evaluate import evaluate_policy, leaderboard
+from learner.evaluate import leaderboard
 from learner.evaluate import main as evaluate_main
+from learner.evaluation import evaluate_greedy
 from replay.weights import WeightStore
 
 
@@ -42,7 +43,7 @@ def test_cold_start_then_leaderboard(redis_url: str, namespace: str, capsys) -> 
     rows = leaderboard(store, "mlp_v2", cfg.env, episodes=4, seed=cfg.env.eval_seed)
     assert [r["version"] for r in sorted(rows, key=lambda r: r["version"])] == [0, 1]
     assert rows[0]["mean_return"] >= rows[1]["mean_return"]
-    expected = evaluate_policy(net, cfg.env, 4, cfg.env.eval_seed)
+    expected = evaluate_greedy(_greedy(net), cfg.env, 4, cfg.env.eval_seed)
     by_version = {r["version"]: r for r in rows}
     assert by_version[1]["mean_return"] == pytest.approx(float(np.mean(expected)))
     assert evaluate_main([*overrides, "env.eval_episodes=2"]) == 0
@@ -53,8 +54,8 @@ def test_evaluation_is_deterministic_on_fixed_seeds() -> None:
     cfg = conf.load_config([])
     torch.manual_seed(0)
     net = build_q_network(cfg.model, _space(), 2)
-    a = evaluate_policy(net, cfg.env, 5, seed=123)
-    b = evaluate_policy(net, cfg.env, 5, seed=123)
+    a = evaluate_greedy(_greedy(net), cfg.env, 5, seed=123)
+    b = evaluate_greedy(_greedy(net), cfg.env, 5, seed=123)
     np.testing.assert_array_equal(a, b)
 
 
@@ -69,3 +70,8 @@ def _space():
     import gymnasium as gym
 
     return gym.make("CartPole-v1").observation_space
+
+
+def _greedy(net: torch.nn.Module):  # type: ignore[no-untyped-def]
+    """The network's argmax as an evaluation policy."""
+    return torch.no_grad()(lambda obs: net(obs_to_tensor(obs)).argmax(dim=1).numpy())

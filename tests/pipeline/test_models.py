@@ -116,10 +116,11 @@ def test_load_tensors_refuses_a_mismatched_network() -> None:
 )
 def test_env_presets_build_their_network(experiment: str, arch: str) -> None:
     import conf
-    from learner.evaluate import env_spaces
+    from actors.envs import probe_spaces
 
     cfg = conf.load_config([f"experiment={experiment}"])
-    space, num_actions = env_spaces(cfg.env)
+    space, action_space = probe_spaces(cfg.env)
+    num_actions = int(action_space.n)
     assert resolve_arch(cfg.model.arch, space) == arch
     net = build_q_network(cfg.model, space, num_actions)
     sample = space.sample()
