@@ -214,6 +214,18 @@ class LoggingConfig:
     interval_s: float = 2.0
     # Python logging level of fsrl's loggers.
     level: str = "INFO"
+    # text | json (one JSON object per line with run, tag, version, actor, host; see telemetry/).
+    format: str = "text"
+    # With format=json, where lines are shipped: redis (a bounded stream of the run) | amqp | nats | none.
+    ship: str = "redis"
+    # Broker URL; null: the run's Redis / amqp://guest:guest@127.0.0.1:5672 / nats://127.0.0.1:4222.
+    ship_url: str | None = None
+    # AMQP queue / NATS subject; null: fsrl.logs.<namespace>.
+    ship_topic: str | None = None
+    # Entries kept in the Redis log stream (MAXLEN ~).
+    ship_maxlen: int = 10_000
+    # Extra metric sinks beside TensorBoard: wandb and/or mlflow (optional packages).
+    sinks: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -427,6 +439,14 @@ def validate(cfg: Any) -> None:
         lambda v: v in ("DEBUG", "INFO", "WARNING", "ERROR"),
         "DEBUG, INFO, WARNING or ERROR",
     )
+    _check(cfg, "logging.format", lambda v: v in ("text", "json"), "text or json")
+    _check(
+        cfg,
+        "logging.ship",
+        lambda v: v in ("redis", "amqp", "nats", "none"),
+        "redis|amqp|nats|none",
+    )
+    _check(cfg, "logging.sinks", lambda v: set(v) <= {"wandb", "mlflow"}, "a list of wandb, mlflow")
     _check(cfg, "robot.backend", lambda v: v in ROBOT_BACKENDS, f"one of {ROBOT_BACKENDS}")
     _check(cfg, "robot.watchdog_ms", _pos, "> 0")
     _check(cfg, "robot.step_timeout_ms", _pos, "> 0")
