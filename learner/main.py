@@ -271,6 +271,8 @@ def _prepare(cfg: Config, run_dir: Path, st: RunState, stack: contextlib.ExitSta
         tensorboard=cfg.logging.tensorboard,
         jsonl=cfg.logging.jsonl,
         title=f"fsrl {cfg.mode}: {cfg.env.id} / {tag}",
+        config=plain,  # issue 14: config + hparams to TensorBoard
+        sinks=cfg.logging.sinks,  # issue 14: optional wandb / mlflow
     )
     stack.callback(metrics.close)
     return _Prepared(url, namespace, tag, plain, client, learner, metrics)
