@@ -65,6 +65,8 @@ class MetricsLogger:
         self.returns_by_version: OrderedDict[int, float] = OrderedDict()
         self.progress: float = 0.0
         self.progress_label: str = ""
+        # a sink named but not installed fails here (nothing opened yet), before training starts
+        self._sinks: list[MetricSink] = make_metric_sinks(sinks, self.run_dir, config, title)
         self._jsonl = open(self.run_dir / "metrics.jsonl", "a") if jsonl else None  # noqa: SIM115
         self._write_curves = write_curves and jsonl
         self._written_versions: dict[int, float] = {}
@@ -78,8 +80,6 @@ class MetricsLogger:
                 logger.warning("TensorBoard sink disabled: %s", exc)
         if config is not None:
             self.log_config(config)
-        # a sink named but not installed fails here, before training starts
-        self._sinks: list[MetricSink] = make_metric_sinks(sinks, self.run_dir, config, title)
         self._live: Any = None
         self._swapped: list[tuple[logging.Handler, logging.Handler]] = []
         if console:
