@@ -29,6 +29,7 @@ import logging
 import math
 import os
 import signal
+import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -46,6 +47,13 @@ from learner.evaluate import env_spaces
 from learner.learner import Learner, resolve_device, set_torch_threads
 from learner.metrics import MetricsLogger
 from learner.models import resolve_arch
+from learner.preflight import (
+    PreflightError,
+    check_config,
+    exit_on_error,
+    resolve_ray_address,
+    resumed_budget_message,
+)
 from replay.errors import ReplayError
 
 logger = logging.getLogger(__name__)
@@ -161,16 +169,17 @@ def _start_ray(cfg: Config) -> bool:
         "log_to_driver": True,
         "configure_logging": False,
     }
-    if cfg.ray.address is None:
+    address = resolve_ray_address(cfg.ray.address)  # issue 14: RAY_ADDRESS if ray.address unset
+    if address is None:
         kwargs.update(num_cpus=cfg.ray.num_cpus or os.cpu_count() or 1)
         kwargs["include_dashboard"] = cfg.ray.include_dashboard
     try:
         # ray.address=null means a private local Ray: "local" stops ray.init from joining a
         # cluster that someone started with `ray start` on this machine (it would then
         # refuse num_cpus, or run our actors on a stranger's cluster).
-        ray.init(address=cfg.ray.address or "local", **kwargs)
+        ray.init(address=address or "local", **kwargs)
     except ConnectionError as exc:
-        raise ConnectionError(f"cannot join Ray at ray.address={cfg.ray.address!r}: {exc}") from exc
+        raise ConnectionError(f"cannot join Ray at ray.address={address!r}: {exc}") from exc
     return True
 
 
@@ -312,6 +321,8 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
         url, namespace, tag, plain = prep.url, prep.namespace, prep.tag, prep.plain
         client, learner, metrics = prep.client, prep.learner, prep.metrics
         st.mark("prepared")
+        if msg := resumed_budget_message(cfg.budget, st.env_steps_base, learner.counters.updates):
+            logger.warning(msg)  # issue 14: budgets are totals; say how to extend them
         set_torch_threads(cfg)  # per OS thread: the learner was built in another one
         signals.arm()
         # --- the actors
@@ -647,6 +658,10 @@ def main(dcfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
     cfg = conf.to_config(dcfg)
+    try:  # issue 14: env id and optional packages, one line, before Redis or Ray start
+        check_config(cfg)
+    except PreflightError as exc:
+        raise SystemExit(f"learner.main: error: {exc}") from None
     logging.getLogger("learner").setLevel(cfg.logging.level)
     logging.getLogger("actors").setLevel(cfg.logging.level)
     logging.getLogger("replay").setLevel(cfg.logging.level)
@@ -658,4 +673,6 @@ def main(dcfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    if {"--cfg", "-c"} & set(sys.argv[1:]):  # issue 14: `--cfg job` validates values too
+        exit_on_error(sys.argv[1:], "learner.main")
     main()
