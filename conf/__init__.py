@@ -15,6 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from conf.help import register_resolvers
 from conf.schema import (
     ActorsConfig,
     AlgoConfig,
@@ -32,6 +33,7 @@ from conf.schema import (
 )
 
 register_configs()
+register_resolvers()  # fsrl_presets, for the --help template (conf/hydra/help/fsrl.yaml)
 
 CONFIG_MODULE = "conf"
 CONFIG_NAME = "config"
