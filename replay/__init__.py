@@ -24,6 +24,7 @@ from replay.errors import (
     RateLimiterConfigError,
     ReplayConnectionError,
     ReplayError,
+    ReplayOutOfMemoryError,
     ReplayTimeoutError,
     SchemaMismatchError,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "ReplayConfig",
     "ReplayConnectionError",
     "ReplayError",
+    "ReplayOutOfMemoryError",
     "ReplaySampler",
     "ReplayTimeoutError",
     "ReplayWriter",

@@ -33,3 +33,12 @@ class RateLimiterConfigError(ReplayError, ValueError):
 
 class SchemaMismatchError(ReplayError, ValueError):
     """A batch or an existing table does not match the expected :class:`TransitionSpec`."""
+
+
+class ReplayOutOfMemoryError(ReplayError, MemoryError):
+    """Redis refused a write because it reached ``maxmemory`` (OOM). The message names the
+    table, its capacity and Redis's ``maxmemory`` and used memory, and what to change.
+
+    Nothing sent is half-stored: the chunk that hit the limit was not committed, and the
+    writer keeps it.
+    """

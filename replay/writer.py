@@ -17,6 +17,7 @@ import redis
 from replay import scripts
 from replay.codec import MAX_CHUNK_ROWS, encode_chunk_parts
 from replay.errors import MalformedChunkError, ReplayError, ReplayTimeoutError
+from replay.oom import is_oom, out_of_memory_error
 from replay.rawpipe import RawPipe, resp_command
 
 if TYPE_CHECKING:
@@ -192,6 +193,8 @@ class ReplayWriter:
             if isinstance(reply, Exception) and "NOSCRIPT" in str(reply):
                 self.client._reload_scripts()  # Redis restarted: staged chunks expire
                 return "retry"
+            if isinstance(reply, Exception) and is_oom(reply):
+                raise out_of_memory_error(self.client, self.table, reply)
             if isinstance(reply, Exception):
                 raise ReplayError(
                     f"insert into {self.table!r} on {self.client.masked_url} failed: {reply}"
@@ -220,10 +223,15 @@ class ReplayWriter:
         probe = False  # after a block, probe with one chunk instead of re-sending all
         while self._pending:
             chunks = [self._pending[0]] if probe else list(self._pending)
-            replies = self.client.call(
-                functools.partial(send_chunks, self._pipe, self._keys, chunks),
-                f"insert into {self.table!r}",
-            )
+            try:
+                replies = self.client.call(
+                    functools.partial(send_chunks, self._pipe, self._keys, chunks),
+                    f"insert into {self.table!r}",
+                )
+            except (ReplayError, redis.ResponseError) as exc:
+                if is_oom(exc):
+                    raise out_of_memory_error(self.client, self.table, exc) from exc
+                raise
             if self._apply(replies) != "blocked" or not self._pending:
                 probe = False
                 continue
