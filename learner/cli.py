@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import runpy
 import sys
+import types
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -60,17 +60,38 @@ def usage() -> str:
     return USAGE.format(commands=rows)
 
 
+def run_as_main(module: str) -> None:
+    """Execute ``module`` as ``__main__``, like ``python -m module``, but leave ``sys.argv[0]``
+    as the console script's name (``runpy``'s ``alter_sys`` would set it to the module's
+    file, and Hydra's completion would then register ``python`` instead of ``fsrl``)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.loader is None or not hasattr(spec.loader, "get_code"):
+        raise ImportError(f"cannot run {module} as a program")
+    code = spec.loader.get_code(module)
+    main_module = types.ModuleType("__main__")
+    main_module.__dict__.update(
+        __file__=spec.origin, __spec__=spec, __loader__=spec.loader, __package__=spec.parent
+    )
+    saved = sys.modules["__main__"]
+    sys.modules["__main__"] = main_module  # pickling by reference finds its classes, as with -m
+    try:
+        exec(code, main_module.__dict__)
+    finally:
+        sys.modules["__main__"] = saved
+
+
 def run_command(name: str, args: Sequence[str], argv0: str) -> int:
     """Run subcommand ``name`` as ``python -m`` would, with ``sys.argv = [argv0, *args]``."""
     command = COMMANDS[name]
     if name == "train":
-        exit_on_error(args, f"{os.path.basename(argv0)}")
+        prog = os.path.basename(argv0)
+        exit_on_error(args, "fsrl train" if prog == "fsrl" else prog)
     if importlib.util.find_spec(command.module) is None:
         print(f"fsrl {name}: {command.module} is not part of this install", file=sys.stderr)
         return 2
     sys.argv = [argv0, *args]
     try:
-        runpy.run_module(command.module, run_name="__main__", alter_sys=True)
+        run_as_main(command.module)
     except SystemExit as exc:
         code = exc.code
         if code is None or isinstance(code, int):
