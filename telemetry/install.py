@@ -13,6 +13,7 @@ FORMATS = ("text", "json")
 #: fsrl's own loggers, set to ``logging.level``.
 FSRL_LOGGERS = ("learner", "actors", "replay", "envs", "conf", "telemetry")
 
+logger = logging.getLogger(__name__)
 _installed: list[ShippingHandler] = []
 
 
@@ -91,6 +92,7 @@ def install_logging(
     shipper.setLevel(level)
     root.addHandler(shipper)
     _installed.append(shipper)
+    logger.info("JSON log lines of run %s shipped to %s", run_id, sink.describe())
     return shipper
 
 

@@ -11,6 +11,7 @@ import contextlib
 import importlib
 import logging
 import queue
+import re
 import threading
 import time
 from typing import Any, Protocol
@@ -39,6 +40,11 @@ def require(module: str, package: str, extra: str) -> Any:
         ) from exc
 
 
+def mask(url: str) -> str:
+    """``url`` without its password (for log lines)."""
+    return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
 def log_stream_key(run_id: str) -> str:
     """The Redis stream of a run's JSON log lines (under the run's ``fsrl:{run}:`` keys)."""
     return f"fsrl:{run_id}:logs"
@@ -51,6 +57,8 @@ def default_topic(run_id: str) -> str:
 
 class Sink(Protocol):
     def send(self, lines: list[str]) -> None: ...
+
+    def describe(self) -> str: ...
 
     def close(self) -> None: ...
 
@@ -65,6 +73,10 @@ class RedisStreamSink:
         self.stream = stream
         self.maxlen = int(maxlen)
         self._r = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
+        self._url = url
+
+    def describe(self) -> str:
+        return f"the Redis stream {self.stream} at {mask(self._url)}"
 
     def send(self, lines: list[str]) -> None:
         pipe = self._r.pipeline(transaction=False)
@@ -89,6 +101,9 @@ class AmqpSink:
         self._conn: Any = None
         self._channel: Any = None
         self._connect()
+
+    def describe(self) -> str:
+        return f"the AMQP queue {self.queue_name} at {mask(self.url)}"
 
     def _connect(self) -> None:
         params = self._pika.URLParameters(self.url)
@@ -129,12 +144,16 @@ class NatsSink:
             target=self._loop.run_forever, name="fsrl-nats", daemon=True
         )
         self._thread.start()
+        self._url = url
         self._nc = self._run(
             self._nats.connect(url, connect_timeout=timeout_s, max_reconnect_attempts=3)
         )
 
     def _run(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(self.timeout_s * 2)
+
+    def describe(self) -> str:
+        return f"the NATS subject {self.subject} at {mask(self._url)}"
 
     async def _publish(self, lines: list[str]) -> None:
         for line in lines:
@@ -192,7 +211,7 @@ class ShippingHandler(logging.Handler):
         self._thread.start()
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.name.startswith(("telemetry", "pika", "nats", "asyncio")):
+        if record.name.startswith(("telemetry.ship", "pika", "nats", "asyncio")):
             return  # never ship the shipper's own chatter (feedback loops)
         try:
             self._q.put_nowait(self.format(record))
