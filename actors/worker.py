@@ -24,6 +24,7 @@ from actors.envs import VectorStepper, make_vector_env
 from actors.exploration import actor_epsilons, epsilon_greedy
 from actors.nstep import NStepFolder
 from actors.policy import ActorPolicy, make_actor_policy
+from telemetry import install_logging, set_log_context
 
 logger = logging.getLogger(__name__)
 
@@ -247,6 +248,8 @@ class ActorWorker:
         self.namespace = namespace
         self.model_tag = model_tag
         self.replay_url = replay_url
+        # issue 14: logging.format=json lines carry run/tag/version/actor/host and are shipped
+        install_logging(config.get("logging"), namespace, model_tag, actor_id, redis_url=replay_url)
         self._lock = threading.Lock()
         self._stop_event = threading.Event()
         self._closed = False
@@ -338,6 +341,7 @@ class ActorWorker:
             )
             return False
         self.policy_version = version
+        set_log_context(version=version)  # issue 14: JSON log lines name the version
         self._follower.tensors = None  # the policy holds them now
         self._redis.xadd(
             switches_key(self.namespace),
