@@ -30,6 +30,7 @@ from typing import Any
 
 from learner import curves
 from learner.metric_sinks import MetricSink, flatten, make_metric_sinks
+from telemetry import set_log_context
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +132,8 @@ class MetricsLogger:
         values.setdefault("charts/wall_time_s", time.monotonic() - self._t0)
         values.setdefault("charts/learner_updates", float(step))
         self.latest.update(values)
+        if "charts/latest_version" in values:  # JSON log lines name the learner's version
+            set_log_context(version=int(values["charts/latest_version"]))
         x = int(self.latest.get(X_KEY, step))
         if self._jsonl is not None:
             row: dict[str, Any] = {"step": int(step), "env_steps": x, "time": time.time()}
