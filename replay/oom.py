@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import redis
 
 from replay.errors import ReplayOutOfMemoryError
-
-if TYPE_CHECKING:
-    from replay.client import ReplayClient
 
 MIB = 1 << 20
 
@@ -41,8 +38,9 @@ def memory_limits(r: redis.Redis) -> tuple[int | None, int | None]:
     return maxmemory, used
 
 
-def out_of_memory_error(client: ReplayClient, table: str, cause: Any) -> ReplayOutOfMemoryError:
-    """The :class:`ReplayOutOfMemoryError` for a refused write into ``table``."""
+def out_of_memory_error(client: Any, table: str, cause: Any) -> ReplayOutOfMemoryError:
+    """The :class:`ReplayOutOfMemoryError` for a refused write into ``table`` (``client``: the
+    writer's :class:`~replay.client.ReplayClient`)."""
     config, spec = client.table_info(table)
     per = int(spec.record_dtype.itemsize)
     need = per * int(config.capacity)
