@@ -275,6 +275,8 @@ def _prepare(cfg: Config, run_dir: Path, st: RunState, stack: contextlib.ExitSta
         learner.start_prefetch()
     st.mark("learner_ready")
 
+    install_logging(cfg.logging, namespace, tag, redis_url=url)  # issue 14: JSON logs (before
+    stack.callback(uninstall_logging)  # the console takes the handlers); flushed before Redis stops
     metrics = MetricsLogger(
         run_dir,
         console=cfg.logging.console,
@@ -322,8 +324,6 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
         url, namespace, tag, plain = prep.url, prep.namespace, prep.tag, prep.plain
         client, learner, metrics = prep.client, prep.learner, prep.metrics
         st.mark("prepared")
-        install_logging(cfg.logging, namespace, tag, redis_url=url)  # issue 14: JSON logs
-        stack.callback(uninstall_logging)  # sends what is queued while Redis is still up
         if msg := resumed_budget_message(cfg.budget, st.env_steps_base, learner.counters.updates):
             logger.warning(msg)  # issue 14: budgets are totals; say how to extend them
         set_torch_threads(cfg)  # per OS thread: the learner was built in another one
