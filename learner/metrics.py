@@ -286,7 +286,7 @@ class MetricsLogger:
             except Exception as exc:
                 logger.warning("closing metric sink %s failed: %s", type(sink).__name__, exc)
         self._sinks = []
-        if self._write_curves:
+        if self._write_curves and self.latest:  # nothing dumped (a failed start): no plot
             try:
                 logger.info("training curves: %s", curves.write_curves(self.run_dir, self.title))
             except Exception as exc:  # matplotlib missing, no metrics yet: the run still ends
