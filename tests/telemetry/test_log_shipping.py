@@ -89,6 +89,11 @@ def test_json_lines_arrive_in_a_real_rabbitmq_queue() -> None:
     conn = pika.BlockingConnection(pika.URLParameters("amqp://guest:guest@127.0.0.1:5672/%2F"))
     try:
         ch = conn.channel()
+        method, _, body = ch.basic_get(queue_name, auto_ack=True)
+        assert method is not None, f"nothing arrived in {queue_name}"
+        first = json.loads(body)  # the shipper says where the run's lines go
+        assert first["logger"] == "telemetry.install" and queue_name in first["msg"]
+        assert "guest:***@" in first["msg"]  # the password is masked
         got = []
         for _ in range(3):
             method, props, body = ch.basic_get(queue_name, auto_ack=True)
@@ -122,11 +127,12 @@ def test_json_lines_arrive_on_a_real_nats_subject() -> None:
             uninstall_logging()
 
         await asyncio.get_running_loop().run_in_executor(None, produce)
-        msgs = [await sub.next_msg(timeout=5) for _ in range(3)]
+        msgs = [await sub.next_msg(timeout=5) for _ in range(4)]
         await nc.close()
         return [m.data for m in msgs]
 
-    datas = asyncio.run(scenario())
+    first, *datas = asyncio.run(scenario())
+    assert subject in json.loads(first)["msg"]
     rows = [_check_line(d.decode(), run_id, f"nats {i}") for i, d in enumerate(datas)]
     assert [r["version"] for r in rows] == [2, 2, 2]
 
