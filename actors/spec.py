@@ -1,7 +1,7 @@
 """What one actor worker is handed across Ray: typed config sections, not dicts.
 
 Promises: :class:`ActorSpec` holds the dataclass sections the actor reads (``env``,
-``actors``, ``algo``, ``model``, ``replay``) plus where the run lives; it is validated when made
+``actors``, ``algo``, ``model``, ``replay``, ``logging``) plus where the run lives; it is validated when made
 (an ``actor_id`` outside ``[0, actors.num)`` raises :class:`ActorConfigError`).
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 import conf
 from actors.envs import probe_spaces
 from agents import Agent, resolve_agent
-from conf.schema import ActorsConfig, Config, EnvConfig, ModelConfig, ReplayConfig
+from conf.schema import ActorsConfig, Config, EnvConfig, LoggingConfig, ModelConfig, ReplayConfig
 
 
 class ActorConfigError(ValueError):
@@ -31,6 +31,7 @@ class ActorSpec:
     model: ModelConfig
     seed: int
     replay: ReplayConfig  # the table and the writer's chunking
+    logging: LoggingConfig  # level, JSON format, log shipping
     replay_url: str
     namespace: str
     model_tag: str
@@ -59,6 +60,7 @@ class ActorSpec:
             model=cfg.model,
             seed=int(cfg.seed),
             replay=cfg.replay,
+            logging=cfg.logging,
             replay_url=replay_url,
             namespace=namespace,
             model_tag=tag,

@@ -28,6 +28,7 @@ from replay import ReplayClient, ReplayConnectionError, ReplayTimeoutError
 from replay.config import writer_kwargs
 from replay.keys import RunKeys
 from replay.weights import WeightFollower, WeightStore, connect
+from telemetry import install_logging, set_log_context
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,10 @@ class ActorWorker:
         self.namespace = spec.namespace
         self.model_tag = spec.model_tag
         a = spec.actors
+        # logging.format=json: lines carry run/tag/version/actor/host and are shipped
+        install_logging(
+            spec.logging, spec.namespace, spec.model_tag, spec.actor_id, redis_url=spec.replay_url
+        )
         self._lock = threading.Lock()
         self._stop_event = threading.Event()
         self._closed = False
@@ -163,6 +168,7 @@ class ActorWorker:
             )
             return False
         self.policy_version = version
+        set_log_context(version=version)  # JSON log lines name the version
         self._follower.tensors = None  # the policy holds them now
         announce_switch(self._redis, self.keys, self.actor_id, version)
         return True

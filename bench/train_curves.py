@@ -1,7 +1,8 @@
 """Training curves of fsrl runs, and the game figures of a run's final policy.
 
 Reads ``metrics.jsonl`` of one or more run dirs (``python -m learner.main`` writes it)
-and plots, against wall-clock minutes, the recent training episode return and the
+and plots with the user command's plotter (:mod:`learner.curves`, ``fsrl curves``),
+against wall-clock minutes, the recent training episode return and the
 greedy evaluation mean return; the PNG goes to ``--out``. With ``--games N`` it also
 loads the newest checkpoint of each run (``<run dir>/checkpoints``, safetensors) and
 plays N greedy games on the evaluation seeds of the run's own config, counting what
@@ -29,69 +30,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from learner.curves import plot, read_metrics  # noqa: E402  (the user command's plotter)
+
 logger = logging.getLogger(__name__)
 
 #: The issue's cap on one Tetris evaluation game.
 DEFAULT_LINE_CAP = 100_000
-
-
-def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The dumps of a run's ``metrics.jsonl`` (a truncated last line is skipped)."""
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: is {run_dir} a run dir?")
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
-
-
-def series(rows: list[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray]:
-    """(wall minutes, values) of ``key`` over the dumps that carry it."""
-    pts = [
-        (r["charts/wall_time_s"] / 60.0, float(r[key]))
-        for r in rows
-        if key in r and "charts/wall_time_s" in r and r[key] is not None
-    ]
-    if not pts:
-        return np.zeros(0), np.zeros(0)
-    arr = np.asarray(pts, dtype=np.float64)
-    return arr[:, 0], arr[:, 1]
-
-
-def plot(
-    runs: dict[str, list[dict[str, Any]]], out: str | Path, title: str, log_y: bool = False
-) -> None:
-    """One panel per run: training return (line) and evaluation mean return (dots)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(runs), figsize=(6 * len(runs), 4), squeeze=False)
-    for ax, (name, rows) in zip(axes[0], runs.items(), strict=True):
-        x, y = series(rows, "charts/episode_return")
-        ax.plot(x, y, lw=1, label="training episodes (mean of last 20)")
-        x, y = series(rows, "eval/mean_return")
-        ax.plot(x, y, "o-", ms=4, label="greedy evaluation (mean)")
-        x, y = series(rows, "eval/screen_mean_return")
-        if len(x):
-            ax.plot(x, y, "x", ms=4, label="evaluation screen (5 games)")
-        ax.set_title(name)
-        ax.set_xlabel("wall clock (minutes)")
-        ax.set_ylabel("return")
-        if log_y:
-            ax.set_yscale("symlog", linthresh=10.0)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
 
 
 def play_games(run_dir: str | Path, games: int, line_cap: int) -> dict[str, Any]:
@@ -99,24 +43,27 @@ def play_games(run_dir: str | Path, games: int, line_cap: int) -> dict[str, Any]
     import torch
     import yaml
 
+    from actors.envs import make_single_env, probe_spaces
     from agents.dqn.networks import build_q_network, obs_to_tensor
     from learner.checkpoint import load_checkpoint
-    from learner.evaluate import env_spaces, make_env
 
     ckpt = load_checkpoint(Path(run_dir) / "checkpoints")
     cfg = yaml.safe_load((ckpt.path / "config.yaml").read_text())
     env_cfg, model_cfg = cfg["env"], cfg["model"]
-    obs_space, num_actions = env_spaces(env_cfg)
+    obs_space, action_space = probe_spaces(env_cfg)
+    num_actions = int(action_space.n)
     model = build_q_network(model_cfg, obs_space, num_actions)
     model.load_state_dict(
         {k[len("online/") :]: v for k, v in ckpt.tensors.items() if k.startswith("online/")}
     )
     model.eval()
     is_tetris = "tetris" in str(env_cfg["id"]).lower()
+    # what the game counts, if it counts anything (CartPole has neither: returns only)
+    unit = "lines" if is_tetris else "apples" if "snake" in str(env_cfg["id"]).lower() else None
     counts, steps, returns = [], [], []
     t0 = time.perf_counter()
     for i in range(games):
-        env = make_env(env_cfg)
+        env = make_single_env(env_cfg)
         obs, info = env.reset(seed=int(env_cfg["eval_seed"]) + i)
         done, ret, n = False, 0.0, 0
         while not done:
@@ -127,13 +74,15 @@ def play_games(run_dir: str | Path, games: int, line_cap: int) -> dict[str, Any]
             ret += float(reward)
             n += 1
             done = terminated or truncated
-            if is_tetris and int(info["lines"]) >= line_cap:
+            if is_tetris and int(info.get("lines", 0)) >= line_cap:
                 done = True
         env.close()
-        counts.append(int(info["lines"] if is_tetris else info["apples"]))
+        counts.append(int(info.get(unit, 0)) if unit else 0)
         steps.append(n)
         returns.append(ret)
-    unit = "lines" if is_tetris else "apples"
+    if unit is None:
+        unit = "return"
+        counts = [int(r) for r in returns]
     return {
         "env_id": env_cfg["id"],
         "checkpoint": str(ckpt.path),
@@ -164,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
 
     runs = {Path(d).name: read_metrics(d) for d in args.run_dirs}
-    plot(runs, args.out, args.title, args.log_y)
+    plot(runs, args.out, args.title, x="wall", log_y=args.log_y)
     figures: dict[str, Any] = {"plot": str(args.out), "runs": {}}
     print(f"{'run':<20} {'minutes':>8} {'env steps':>11} {'updates':>9} {'best eval':>10}")
     for name, rows in runs.items():

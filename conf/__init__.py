@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
+from conf.help import register_resolvers
 from conf.schema import (
     ActorsConfig,
     AlgoConfig,
@@ -34,6 +35,7 @@ from conf.schema import (
 from conf.validate import validate
 
 register_configs()
+register_resolvers()  # fsrl_presets, for the --help template (conf/hydra/help/fsrl.yaml)
 
 CONFIG_MODULE = "conf"
 CONFIG_NAME = "config"

@@ -7,7 +7,7 @@ default is what the default run (``python -m learner.main``) uses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -106,6 +106,19 @@ class LoggingConfig:
     interval_s: float = 2.0
     # Python logging level of fsrl's loggers.
     level: str = "INFO"
+    # text | json (one JSON object per line with run, tag, version, actor, host; see telemetry/).
+    format: str = "text"
+    # With format=json, where lines are shipped: redis (a bounded stream of the run) | amqp |
+    # nats | none.
+    ship: str = "redis"
+    # Broker URL; null: the run's Redis / amqp://guest:guest@127.0.0.1:5672 / nats://127.0.0.1:4222.
+    ship_url: str | None = None
+    # AMQP queue / NATS subject; null: fsrl.logs.<namespace>.
+    ship_topic: str | None = None
+    # Entries kept in the Redis log stream (MAXLEN ~).
+    ship_maxlen: int = 10_000
+    # Extra metric sinks beside TensorBoard: wandb and/or mlflow (optional packages).
+    sinks: list[str] = field(default_factory=list)
 
 
 @dataclass

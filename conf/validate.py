@@ -169,6 +169,14 @@ def validate(cfg: Any) -> None:
         lambda v: v in ("DEBUG", "INFO", "WARNING", "ERROR"),
         "DEBUG, INFO, WARNING or ERROR",
     )
+    _check(cfg, "logging.format", lambda v: v in ("text", "json"), "text or json")
+    _check(
+        cfg,
+        "logging.ship",
+        lambda v: v in ("redis", "amqp", "nats", "none"),
+        "redis|amqp|nats|none",
+    )
+    _check(cfg, "logging.sinks", lambda v: set(v) <= {"wandb", "mlflow"}, "a list of wandb, mlflow")
     _check(cfg, "robot.backend", lambda v: v in ROBOT_BACKENDS, f"one of {ROBOT_BACKENDS}")
     _check(cfg, "robot.watchdog_ms", _pos, "> 0")
     _check(cfg, "robot.step_timeout_ms", _pos, "> 0")

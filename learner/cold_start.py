@@ -6,6 +6,10 @@ publishes its initial weights as the first version of ``model.tag`` in the store
 ``python -m learner.main model.tag=…`` with the same store starts from it, and
 actors/edge devices following the tag can load it at once. A tag that already has
 versions is refused (pick a new tag), so a cold start never shadows a trained line.
+
+A Hydra app over the same config as ``learner.main`` (``--help``, ``--cfg job`` — which
+also checks the values —, ``-m`` sweeps over tags); it runs in the current directory
+and writes no output dir (``hydra.run.dir=. hydra.output_subdir=null`` are its defaults).
 """
 
 from __future__ import annotations
@@ -13,10 +17,16 @@ from __future__ import annotations
 import logging
 import sys
 
+import hydra
+from omegaconf import DictConfig
+
 import conf
 from actors.spec import build_agent
-from conf.cli import exit_if_help
+from learner.preflight import PreflightError, check_config, exit_on_error
 from replay.weights import WeightStore
+
+#: Added to the command line unless the user sets the same key.
+HYDRA_DEFAULTS = ["hydra.run.dir=.", "hydra.output_subdir=null", "hydra/job_logging=stdout"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,15 +47,14 @@ def cold_start(cfg: conf.Config, url: str) -> tuple[str, int]:
     return tag, version
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    exit_if_help(
-        args,
-        "python -m learner.cold_start model.tag=TAG replay.redis_url=URL [OVERRIDES...]",
-        "Publish version 0 of a new architecture (freshly initialised weights) under model.tag.",
-    )
-    cfg = conf.load_config(args)
-    logging.basicConfig(level=cfg.logging.level)
+@hydra.main(config_path="pkg://conf", config_name="config", version_base="1.3")
+def app(dcfg: DictConfig) -> None:
+    """The Hydra task: validate, check the env id, publish version 0."""
+    cfg = conf.to_config(dcfg)
+    try:
+        check_config(cfg)
+    except PreflightError as exc:
+        raise SystemExit(f"learner.cold_start: error: {exc}") from None
     if cfg.replay.redis_url is None:
         raise SystemExit(
             "learner.cold_start needs replay.redis_url=redis://host:port/db: the store that the "
@@ -53,6 +62,21 @@ def main(argv: list[str] | None = None) -> int:
         )
     tag, version = cold_start(cfg, cfg.replay.redis_url)
     print(f"published {tag} version {version} ({cfg.env.id})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m learner.cold_start OVERRIDES...`` (or ``main([...])``): the Hydra app."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if {"--cfg", "-c"} & set(args):  # --cfg job checks the values too
+        exit_on_error(args, "learner.cold_start")
+    saved = sys.argv
+    given = {a.split("=", 1)[0] for a in args}
+    defaults = [d for d in HYDRA_DEFAULTS if d.split("=", 1)[0] not in given]
+    sys.argv = [saved[0] if argv is None else "learner.cold_start", *args, *defaults]
+    try:
+        app()
+    finally:
+        sys.argv = saved
     return 0
 
 

@@ -1,8 +1,8 @@
 """Greedy evaluation on fixed seeds, and ``python -m learner.evaluate``: leaderboards.
 
-``evaluate_policy`` plays ``episodes`` episodes at once (one env per episode, seeds
-``seed, seed+1, …``) with batched greedy forward passes, so a CartPole evaluation
-of 20 full episodes costs well under a second of CPU.
+:func:`leaderboard` plays each stored version greedily with the agent that published it
+(:meth:`agents.core.Agent.evaluation_policy`) through
+:func:`learner.evaluation.evaluate_greedy` (all episodes at once, fixed seeds).
 
 CLI, two modes::
 

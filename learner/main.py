@@ -38,6 +38,7 @@ from conf.schema import Config
 from learner.checkpoint import redact_run_dir
 from learner.drivers import AsyncDriver, SyncDriver
 from learner.learner import resolve_device
+from learner.preflight import PreflightError, check_config, exit_on_error
 from learner.run_state import RunState
 from learner.startup import Signals
 from learner.system import build_system
@@ -48,7 +49,7 @@ logger = logging.getLogger(__name__)
 
 def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
     """Run one training job end to end; returns its summary (also in ``run_dir/summary.json``)."""
-    conf.validate(cfg)
+    check_config(cfg)  # values, the env id, optional packages: one line, nothing started
     resolve_device(cfg.learner.device)  # learner.device=cuda without CUDA fails here, first
     table_config(cfg.replay)  # a deadlocking rate limiter fails here, before Redis starts
     agent = build_agent(cfg)  # an agent that cannot handle the env fails here
@@ -70,11 +71,15 @@ def _json_default(o: Any) -> Any:
 
 
 @hydra.main(config_path="pkg://conf", config_name="config", version_base="1.3")
-def main(dcfg: DictConfig) -> None:
+def main(dcfg: DictConfig) -> float:
     """Hydra entry: compose, validate (fails before anything starts), run."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     redact_run_dir(run_dir)  # .hydra/ holds the overrides as typed: mask URL passwords now
     cfg = conf.to_config(dcfg)
+    try:  # the env id and optional packages, one line, before Redis or Ray start
+        check_config(cfg)
+    except PreflightError as exc:
+        raise SystemExit(f"learner.main: error: {exc}") from None
     logging.getLogger("learner").setLevel(cfg.logging.level)
     logging.getLogger("actors").setLevel(cfg.logging.level)
     logging.getLogger("replay").setLevel(cfg.logging.level)
@@ -82,12 +87,16 @@ def main(dcfg: DictConfig) -> None:
     logger.info("run finished: %s", {k: v for k, v in summary.items() if k != "evals"})
     if str(summary.get("stop_reason", "")).startswith("interrupted"):
         raise SystemExit(130)
+    best = summary.get("best_eval_mean_return")  # what a Hydra sweeper optimises
+    return float(best) if best is not None else float("-inf")
 
 
 def entry() -> None:
     """``python -m learner.main``: user agents named by ``algo=package.module:Name`` become
     config choices first (their typed ``algo`` section), then Hydra composes and runs."""
     conf.register_user_algos(sys.argv[1:])
+    if {"--cfg", "-c"} & set(sys.argv[1:]):  # `--cfg job` checks the values too
+        exit_on_error(sys.argv[1:], "learner.main")
     main()
 
 

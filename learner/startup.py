@@ -17,6 +17,8 @@ from typing import Any
 
 import ray
 
+from learner.preflight import resolve_ray_address
+
 
 class StopRun(Exception):
     """Raised in the main thread by SIGTERM so the run unwinds like on Ctrl-C."""
@@ -75,7 +77,7 @@ def start_ray(ray_cfg: Any) -> bool:
     """
     if ray.is_initialized():
         return False
-    address = ray_cfg.address or os.environ.get("RAY_ADDRESS") or None
+    address = resolve_ray_address(ray_cfg.address)
     kwargs: dict[str, Any] = {
         "namespace": ray_cfg.namespace,
         "log_to_driver": True,

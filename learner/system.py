@@ -24,6 +24,7 @@ from agents import Agent
 from learner.fleet import ActorFleet
 from learner.learner import Learner, set_torch_threads
 from learner.metrics import MetricsLogger
+from learner.preflight import resumed_budget_message
 from learner.run_state import RunState
 from learner.startup import Signals, start_ray
 from replay import ReplayClient
@@ -32,6 +33,7 @@ from replay.embedded import EmbeddedRedis
 from replay.keys import RunKeys
 from replay.table import TableConfig
 from replay.weights import WeightStore
+from telemetry import install_logging, uninstall_logging
 
 logger = logging.getLogger(__name__)
 
@@ -104,12 +106,20 @@ def _prepare(
     if cfg.mode == "async":  # the sampler process starts (imports, indexes) beside Ray
         learner.start_prefetch()
     st.mark("learner_ready")
+    if msg := resumed_budget_message(cfg.budget, st.env_steps_base, learner.counters.updates):
+        logger.warning(msg)  # budgets are run totals: say how to extend them
+    # logging.format=json lines (before the console view takes the handlers); flushed and
+    # uninstalled before Redis stops
+    install_logging(cfg.logging, namespace, tag, redis_url=url)
+    stack.callback(uninstall_logging)
     metrics = MetricsLogger(
         run_dir,
         console=cfg.logging.console,
         tensorboard=cfg.logging.tensorboard,
         jsonl=cfg.logging.jsonl,
         title=f"fsrl {cfg.mode}: {cfg.env.id} / {tag}",
+        config=plain,  # config + hparams to TensorBoard
+        sinks=cfg.logging.sinks,  # optional wandb / mlflow
     )
     stack.callback(metrics.close)
     return System(cfg, run_dir, st, agent, url, namespace, tag, client, store, learner, metrics)

@@ -33,6 +33,7 @@ from replay.errors import (
     RateLimiterConfigError,
     ReplayConnectionError,
     ReplayError,
+    ReplayOutOfMemoryError,
     ReplayTimeoutError,
     SchemaMismatchError,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "ReplayConnectionError",
     "ReplayError",
     "ReplayLink",
+    "ReplayOutOfMemoryError",
     "ReplaySampler",
     "ReplayTimeoutError",
     "ReplayWriter",

@@ -44,3 +44,12 @@ class WeightIntegrityError(ReplayError):
 
 class WeightNotFoundError(ReplayError, LookupError):
     """The tag has no stored version, or the asked version was dropped from the history."""
+
+
+class ReplayOutOfMemoryError(ReplayError, MemoryError):
+    """Redis refused a write because it reached ``maxmemory`` (OOM). The message names the
+    table, its capacity and Redis's ``maxmemory`` and used memory, and what to change.
+
+    Nothing sent is half-stored: the chunk that hit the limit was not committed, and the
+    writer keeps it.
+    """

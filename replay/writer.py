@@ -20,6 +20,7 @@ from replay.chunk_io import Chunk, chunk_commands, parse_exec, send_chunks
 from replay.codec import MAX_CHUNK_ROWS, encode_chunk_parts, records_to_batch
 from replay.errors import MalformedChunkError, ReplayError, ReplayTimeoutError
 from replay.link import ReplayLink
+from replay.oom import is_oom, out_of_memory_error
 from replay.rawpipe import RawPipe
 
 logger = logging.getLogger(__name__)
@@ -277,6 +278,8 @@ class ReplayWriter:
             if isinstance(reply, Exception) and "NOSCRIPT" in str(reply):
                 self.link.reload_scripts()  # Redis restarted: staged chunks expire
                 return "retry"
+            if isinstance(reply, Exception) and is_oom(reply):
+                raise out_of_memory_error(self.link, self.table, reply)
             if isinstance(reply, Exception):
                 raise ReplayError(
                     f"insert into {self.table!r} on {self.link.masked_url} failed: {reply}"
@@ -305,10 +308,15 @@ class ReplayWriter:
         probe = False  # after a block, probe with one chunk instead of re-sending all
         while self._pending:
             chunks = [self._pending[0]] if probe else list(self._pending)
-            replies = self.link.call(
-                functools.partial(send_chunks, self._pipe, self._keys, chunks),
-                f"insert into {self.table!r}",
-            )
+            try:
+                replies = self.link.call(
+                    functools.partial(send_chunks, self._pipe, self._keys, chunks),
+                    f"insert into {self.table!r}",
+                )
+            except (ReplayError, redis.ResponseError) as exc:
+                if is_oom(exc):
+                    raise out_of_memory_error(self.link, self.table, exc) from exc
+                raise
             if self._apply(replies) != "blocked" or not self._pending:
                 probe = False
                 continue
