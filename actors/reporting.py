@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 from typing import Any, cast
 
 import numpy as np
@@ -109,6 +110,33 @@ class EpisodeBook:
         }
 
 
+def reconstructed_by_ray() -> bool:
+    """True inside a Ray actor that Ray restarted after a crash."""
+    try:
+        import ray
+
+        if not ray.is_initialized():
+            return False
+        ctx = ray.get_runtime_context()
+        with warnings.catch_warnings():  # Ray's own property uses a deprecated accessor
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return bool(ctx.get_actor_id()) and bool(ctx.was_current_actor_reconstructed)
+    except Exception:  # not inside a Ray actor
+        return False
+
+
+def count_restart(r: redis.Redis, keys: RunKeys, actor_id: int) -> tuple[int, int]:
+    """``(restarts, env steps before)`` of this incarnation: (0, 0) for a fresh actor; in an
+    actor Ray restarted after a crash, the restart is counted in the life hash and the env
+    steps continue from what the crashed incarnation last reported."""
+    if not reconstructed_by_ray():
+        return 0, 0
+    life = keys.actor_life(actor_id)
+    restarts = int(r.hincrby(life, "restarts", 1))
+    logger.warning("actor %d restarted by Ray (restart %d)", actor_id, restarts)
+    return restarts, int(r.hget(life, "env_steps") or 0)
+
+
 def announce_switch(r: redis.Redis, keys: RunKeys, actor_id: int, version: int) -> None:
     """Record that ``actor_id`` acts with ``version`` from now on."""
     r.xadd(
@@ -149,5 +177,7 @@ __all__ = [
     "NO_VERSION",
     "EpisodeBook",
     "announce_switch",
+    "count_restart",
+    "reconstructed_by_ray",
     "write_heartbeat",
 ]

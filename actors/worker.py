@@ -12,7 +12,6 @@ import contextlib
 import logging
 import threading
 import time
-import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -21,7 +20,13 @@ import redis
 
 from actors.envs import VectorStepper, make_vector_env
 from actors.nstep import NStepFolder
-from actors.reporting import NO_VERSION, EpisodeBook, announce_switch, write_heartbeat
+from actors.reporting import (
+    NO_VERSION,
+    EpisodeBook,
+    announce_switch,
+    count_restart,
+    write_heartbeat,
+)
 from actors.spec import ActorSpec
 from agents import ActorSlot, resolve_agent
 from replay import ReplayClient, ReplayConnectionError, ReplayTimeoutError
@@ -35,21 +40,6 @@ logger = logging.getLogger(__name__)
 #: How long the actor keeps acting through a Redis outage before failing (Ray restarts it).
 OUTAGE_TOLERANCE_S = 60.0
 T = TypeVar("T")
-
-
-def reconstructed_by_ray() -> bool:
-    """True inside a Ray actor that Ray restarted after a crash."""
-    try:
-        import ray
-
-        if not ray.is_initialized():
-            return False
-        ctx = ray.get_runtime_context()
-        with warnings.catch_warnings():  # Ray's own property uses a deprecated accessor
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return bool(ctx.get_actor_id()) and bool(ctx.was_current_actor_reconstructed)
-    except Exception:  # not inside a Ray actor
-        return False
 
 
 class ActorWorker:
@@ -93,13 +83,7 @@ class ActorWorker:
 
         self._redis = connect(spec.replay_url)
         self.keys = RunKeys(spec.namespace)
-        self.restarts = 0
-        self._env_steps_before = 0
-        if reconstructed_by_ray():
-            life = self.keys.actor_life(spec.actor_id)
-            self.restarts = int(self._redis.hincrby(life, "restarts", 1))
-            self._env_steps_before = int(self._redis.hget(life, "env_steps") or 0)
-            logger.warning("actor %d restarted by Ray (restart %d)", self.actor_id, self.restarts)
+        self.restarts, self._env_steps_before = count_restart(self._redis, self.keys, self.actor_id)
 
         # Seeds: one stream per actor and per incarnation, all derived from the run's seed.
         self._seed = spec.seed * 1_000_003 + spec.actor_id * 10_007 + self.restarts * 101
@@ -122,7 +106,12 @@ class ActorWorker:
             spec.replay.table, priority_fn=self._policy.priorities, **writer_kwargs(spec.replay)
         )
         self._store = WeightStore(spec.replay_url, spec.namespace)
-        self._follower = WeightFollower(self._store, spec.model_tag)
+        self._follower = WeightFollower(
+            self._store,
+            spec.model_tag,
+            follow=a.follow,  # type: ignore[arg-type]
+            accept=self._accept_weights,
+        )
         self.policy_version = NO_VERSION
         self._weights_refused = 0
 
@@ -146,12 +135,21 @@ class ActorWorker:
         return cls(ActorSpec.from_config(cfg, actor_id, replay_url, namespace, tag))
 
     # ------------------------------------------------------------------ weights
-    def poll_weights(self) -> bool:
-        """Move to the latest published version if it is new and sound; True when moved.
+    def _accept_weights(self, version: int, tensors: Any, metadata: Any) -> bool:
+        """Load a sound version into the policy; a misfit is refused (the old one stays)."""
+        try:
+            self._policy.load(tensors, dict(metadata or {}))
+        except (ValueError, RuntimeError) as exc:
+            logger.warning(
+                "actor %d refuses weights %s v%d: %s", self.actor_id, self.model_tag, version, exc
+            )
+            return False
+        return True
 
-        One GET when nothing changed. A corrupt blob, or one the policy refuses, is
-        counted and the current version stays in use.
-        """
+    def poll_weights(self) -> bool:
+        """Move to the followed version (``actors.follow``: latest or champion) if it is new,
+        sound and fits the policy; True when moved. One GET when nothing changed; a corrupt
+        or misfit version is refused, counted, and the current one stays in use."""
         self._last_poll = time.monotonic()
         refused_before = self._follower.refused
         moved = self._follower.poll()
@@ -159,14 +157,6 @@ class ActorWorker:
         if not moved:
             return False
         version = int(self._follower.version)  # type: ignore[arg-type]
-        try:
-            self._policy.load(self._follower.tensors or {}, dict(self._follower.metadata or {}))
-        except (ValueError, RuntimeError) as exc:
-            self._weights_refused += 1
-            logger.warning(
-                "actor %d refuses weights %s v%d: %s", self.actor_id, self.model_tag, version, exc
-            )
-            return False
         self.policy_version = version
         set_log_context(version=version)  # JSON log lines name the version
         self._follower.tensors = None  # the policy holds them now
@@ -403,4 +393,4 @@ class ActorWorker:
         return self._closed
 
 
-__all__ = ["OUTAGE_TOLERANCE_S", "ActorWorker", "reconstructed_by_ray"]
+__all__ = ["OUTAGE_TOLERANCE_S", "ActorWorker"]

@@ -121,6 +121,9 @@ class ActorsConfig:
     torch_threads: int = 1
     # Times Ray retries run() on a restarted actor (-1: forever).
     max_task_retries: int = -1
+    # Which version actors act with: latest (every published version) or champion (only
+    # versions that passed the promotion gate; the seeded initial weights until one has).
+    follow: str = "latest"
 
 
 @dataclass
@@ -160,6 +163,12 @@ class LearnerConfig:
     # a thread of the learner. Sampling is Python that holds the GIL; beside the updates
     # in one process it cost the 2-core box half its updates/s (docs/benchmarks.md).
     sampler_process: bool = True
+    # A version becomes its tag's champion when its evaluation return beats the champion's
+    # by more than this (the first evaluated version is crowned).
+    gate_margin: float = 0.0
+    # Seconds the learner's lease on its model tag lasts unless renewed (renewed every
+    # third of it): a second learner on the same tag and namespace is refused meanwhile.
+    lease_ttl_s: float = 30.0
     # Seconds the learner waits for one batch before it reports starvation.
     sample_timeout_ms: int = 1_000
     # Updates per collect phase in mode=sync, per env step collected.

@@ -103,6 +103,7 @@ def validate(cfg: Any) -> None:
     _check(cfg, "actors.max_restarts", lambda v: v >= -1, ">= -1 (-1: forever)")
     _check(cfg, "actors.heartbeat_interval_s", _pos, "> 0")
     _check(cfg, "actors.torch_threads", _pos, ">= 1")
+    _check(cfg, "actors.follow", lambda v: v in ("latest", "champion"), "latest or champion")
     _check(
         cfg,
         "learner.device",
@@ -119,6 +120,8 @@ def validate(cfg: Any) -> None:
     _check(cfg, "learner.eval_max_time_fraction", lambda v: 0 <= v <= 1, "in [0, 1]")
     _check(cfg, "learner.torch_threads", _nonneg, ">= 0")
     _check(cfg, "learner.sample_timeout_ms", _pos, "> 0")
+    _check(cfg, "learner.gate_margin", _nonneg, ">= 0")
+    _check(cfg, "learner.lease_ttl_s", _pos, "> 0")
     _check(cfg, "learner.sync_updates_per_step", _nonneg, ">= 0")
     _check(cfg, "learner.sync_steps_per_phase", _pos, ">= 1")
     redis_url = _get(cfg, "replay.redis_url")

@@ -39,6 +39,7 @@ class Driver:
         self.learner = system.learner
         self.fleet = system.fleet
         self.metrics = system.metrics
+        self.lifecycle = system.lifecycle
         self._last_dump = (time.monotonic(), 0, 0)
 
     # ------------------------------------------------------------------ the schedule
@@ -49,12 +50,22 @@ class Driver:
         if cfg.learner.eval_interval_s:
             sched.every("evaluate", self.evaluate, seconds=float(cfg.learner.eval_interval_s))
         sched.every("log", self.dump, seconds=float(cfg.logging.interval_s))
+        sched.every("lease", self._renew_lease, seconds=float(cfg.learner.lease_ttl_s) / 3)
         return sched
+
+    def _renew_lease(self) -> bool:
+        self.lifecycle.renew()
+        return False
+
+    def poll(self) -> None:
+        """Actor progress into the run state; each new episode credited to its version."""
+        for version, ret in self.fleet.poll(self.st):  # type: ignore[union-attr]
+            self.lifecycle.episode(version, ret)
 
     def poll_and_check_budget(self) -> bool:
         """Read the actors' progress, then :meth:`check_budget`."""
         try:
-            self.fleet.poll(self.st)  # type: ignore[union-attr]
+            self.poll()
         except (redis.RedisError, ReplayError) as exc:
             logger.warning("cannot read actor progress from Redis: %s", exc)
         return self.check_budget()
@@ -81,7 +92,9 @@ class Driver:
                 if screen.mean() < target:
                     self.metrics.record("eval/screen_mean_return", float(screen.mean()))
                     return False
+            version = learner.publish()  # the version evaluated (and gated) is a stored one
             st.last_eval_mean = float(learner.evaluate(episodes).mean())
+            self.lifecycle.evaluated(version, st.last_eval_mean, episodes)
             st.evals.append(
                 {
                     "env_steps": st.env_steps,
@@ -137,6 +150,8 @@ class Driver:
             m.record("replay/inserts_per_s", rm["replay/inserts_per_s"])
             m.record("replay/samples_per_s", rm["replay/samples_per_s"])
             m.record("replay/sample_insert_ratio", rm["replay/sample_to_insert_ratio"])
+        with contextlib.suppress(redis.RedisError, ReplayError):
+            self.lifecycle.flush()  # episodes per version into the registry
         m.set_progress(*budget_fraction(self.cfg.budget, st, updates))
         m.dump(updates)
         self._last_dump = (now, st.env_steps, updates)
@@ -167,14 +182,16 @@ class Driver:
             self.fleet.stop()  # type: ignore[union-attr]
             st.mark("actors_stopped")
             with contextlib.suppress(Exception):
-                self.fleet.poll(st)  # type: ignore[union-attr]
+                self.poll()
             learner.counters.env_steps = st.env_steps
             final_version = learner.publish()
             ckpt = learner.checkpoint()
             final_eval = float("nan")
             if not interrupted:
-                final_eval = float(learner.evaluate().mean())
+                episodes = int(self.cfg.env.eval_episodes)
+                final_eval = float(learner.evaluate(episodes).mean())
                 self.metrics.record("eval/mean_return", final_eval)
+                self.lifecycle.evaluated(final_version, final_eval, episodes)
             st.mark("final_eval_done")
             self.dump()
             summary = {
@@ -189,6 +206,7 @@ class Driver:
                 "final_version": final_version,
                 "final_eval_mean_return": final_eval,
                 "best_eval_mean_return": learner.counters.best_eval_return,
+                **self.lifecycle.summary(),
                 "wall_time_s": round(st.elapsed_s, 3),
                 "replay_wait_fraction": learner.wait_fraction,
                 "actor_restarts": st.restarts,
@@ -264,7 +282,7 @@ class SyncDriver(Driver):
         while True:
             fleet.collect(per_phase)
             collected += per_phase * fleet.num
-            fleet.poll(st)
+            self.poll()
             st.env_steps = st.env_steps_base + collected
             if collected >= min_size:
                 owed += cfg.learner.sync_updates_per_step * per_phase * fleet.num

@@ -87,8 +87,9 @@ class ActorFleet:
             ray.get(a.collect.remote(steps_per_actor))
 
     # ------------------------------------------------------------------ progress
-    def poll(self, st: RunState) -> None:
-        """Env steps (life hashes survive restarts) and finished episodes into ``st``."""
+    def poll(self, st: RunState) -> list[tuple[int, float]]:
+        """Env steps (life hashes survive restarts) and finished episodes into ``st``;
+        returns the new episodes as ``(policy version, return)``."""
         pipe = self.redis.pipeline(transaction=False)
         for i in range(self.num):
             pipe.hmget(self.keys.actor_life(i), "env_steps", "restarts")
@@ -99,11 +100,14 @@ class ActorFleet:
         if steps:
             st.mark("first_env_steps")
         reply = self.redis.xread({self.keys.episodes: st.last_episode_id}, count=10_000)
+        new: list[tuple[int, float]] = []
         for _, entries in reply or []:
             for entry_id, fields in entries:
                 st.last_episode_id = entry_id.decode()
-                st.add_episode(int(fields[b"policy_version"]), float(fields[b"return"]))
+                new.append((int(fields[b"policy_version"]), float(fields[b"return"])))
+                st.add_episode(*new[-1])
         st.recent_returns = st.recent_returns[-100:]
+        return new
 
     def stop(self) -> None:
         """Idempotent: stop key, stop() on each actor, wait for run(), then kill."""

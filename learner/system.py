@@ -23,6 +23,7 @@ import conf
 from agents import Agent
 from learner.fleet import ActorFleet
 from learner.learner import Learner, set_torch_threads
+from learner.lifecycle import TagLifecycle
 from learner.metrics import MetricsLogger
 from learner.preflight import resumed_budget_message
 from learner.run_state import RunState
@@ -53,6 +54,7 @@ class System:
     store: WeightStore
     learner: Learner
     metrics: MetricsLogger
+    lifecycle: TagLifecycle
     fleet: ActorFleet | None = None
 
 
@@ -92,6 +94,9 @@ def _prepare(
     last = client.redis.xrevrange(keys.episodes, count=1)
     st.last_episode_id = last[0][0].decode() if last else "0-0"
 
+    # the tag's lease first: a second learner on this tag and namespace fails here
+    lifecycle = TagLifecycle(store, tag, run_dir, cfg.learner.lease_ttl_s, cfg.learner.gate_margin)
+    stack.callback(lifecycle.close)
     plain = conf.to_container(cfg)
     plain["model"]["tag"], plain["replay"]["namespace"] = tag, namespace
     learner = Learner(cfg, agent, client, store, tag, run_dir, plain)
@@ -122,7 +127,9 @@ def _prepare(
         sinks=cfg.logging.sinks,  # optional wandb / mlflow
     )
     stack.callback(metrics.close)
-    return System(cfg, run_dir, st, agent, url, namespace, tag, client, store, learner, metrics)
+    return System(
+        cfg, run_dir, st, agent, url, namespace, tag, client, store, learner, metrics, lifecycle
+    )
 
 
 def build_system(

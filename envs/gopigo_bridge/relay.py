@@ -1,9 +1,9 @@
 """Weight relay: new weight versions go to the Pi, the Pi's episode metrics come back.
 
-    python -m envs.gopigo_bridge.relay endpoint=tcp://pi:5555 keys_dir=~/.fsrl/host-keys \
-        redis_url=redis://host:6379/0 namespace=run-abc tag=gopigo-mlp_dueling drive=true
-
-Each poll: one GET of the tag's ``latest`` pointer; on a new version the exact
+Started by ``python -m learner.robot_relay`` (which owns the Redis weight store; this
+module only needs an object with ``latest_version``, ``champion_version`` and
+``fetch_blob``). Each poll: one GET of the tag's ``latest`` (or, with
+``follow="champion"``, its ``champion``) pointer; on a new version the exact
 safetensors bytes (sha256-verified by the store) are pushed with SET_POLICY, and
 the Pi checks the sha256 again before installing them. Episodes the on-board
 policy finished are appended to the Redis stream ``fsrl:{namespace}:edge_metrics``
@@ -13,9 +13,7 @@ weight version that drove it.
 
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
 import threading
 from collections import defaultdict
 from typing import Any
@@ -36,7 +34,8 @@ def metrics_stream(namespace: str) -> str:
 
 
 class WeightRelay:
-    """Keeps one robot on the newest weights of one tag and moves its metrics into Redis.
+    """Keeps one robot on the newest (or champion) weights of one tag and moves its metrics
+    into Redis.
 
     Promises: a version is pushed at most once (a refused version is not retried
     until a newer one is published); the robot keeps driving its last good version
@@ -53,9 +52,13 @@ class WeightRelay:
         namespace: str,
         poll_interval_s: float = 0.5,
         stream_maxlen: int = 100_000,
+        follow: str = "latest",
     ) -> None:
         if poll_interval_s <= 0:
             raise ValueError(f"poll_interval_s={poll_interval_s} must be positive")
+        if follow not in ("latest", "champion"):
+            raise ValueError(f"follow={follow!r} must be 'latest' or 'champion'")
+        self.follow = follow
         self.store = store
         self.tag = tag
         self.client = client
@@ -71,8 +74,12 @@ class WeightRelay:
         self._thread: threading.Thread | None = None
 
     def push_latest(self) -> bool:
-        """Push the latest version if it is new; True when the robot moved to it."""
-        latest = self.store.latest_version(self.tag)
+        """Push the followed version (the tag's latest, or its champion: never one that
+        failed its gate) if it is new; True when the robot moved to it."""
+        if self.follow == "champion":
+            latest = self.store.champion_version(self.tag)
+        else:
+            latest = self.store.latest_version(self.tag)
         if latest is None or latest in (self.pushed_version, self._refused_version):
             return False
         version, blob = self.store.fetch_blob(self.tag, latest)
@@ -179,40 +186,3 @@ def metrics_by_version(redis_url: str, namespace: str) -> dict[int, dict[str, fl
             "mean_distance_m": float(arr[:, 2].mean()),
         }
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m envs.gopigo_bridge.relay", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("--endpoint", required=True)
-    parser.add_argument("--redis_url", required=True)
-    parser.add_argument("--namespace", required=True)
-    parser.add_argument("--tag", required=True)
-    parser.add_argument("--keys_dir", default=None)
-    parser.add_argument("--server_key_file", default=None)
-    parser.add_argument("--poll_interval_s", type=float, default=0.5)
-    parser.add_argument("--drive_steps_per_poll", type=int, default=0)
-    raw = sys.argv[1:] if argv is None else argv
-    args = parser.parse_args(["--" + t if "=" in t and not t.startswith("-") else t for t in raw])
-    logging.basicConfig(level=logging.INFO)
-    from replay.weights import WeightStore
-
-    store = WeightStore(args.redis_url, args.namespace)
-    client = EdgeClient(args.endpoint, keys_dir=args.keys_dir, server_key_file=args.server_key_file)
-    relay = WeightRelay(
-        store, args.tag, client, args.redis_url, args.namespace, args.poll_interval_s
-    )
-    try:
-        relay.run(args.drive_steps_per_poll)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        relay.stop()
-        client.close()
-        store.close()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -20,9 +20,16 @@ from pathlib import Path
 
 import psutil
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("actors", "learner", "replay", "envs", "robot_edge", "conf", "telemetry")
+# every package the distribution ships, as pyproject.toml declares them
+PACKAGES = tuple(
+    pattern.rstrip("*")
+    for pattern in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"
+    ]["find"]["include"]
+)
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,7 @@ ENTRY_POINTS = {
     "robot_edge.server",
     "robot_edge.pair",
     # The weight relay to the Pi (docs/deploy.md, pairing section).
-    "envs.gopigo_bridge.relay",
+    "learner.robot_relay",
 }
 HOST_ONLY = (
     "torch",
@@ -136,7 +136,7 @@ def _commands() -> dict[str, list[str]]:
     py = sys.executable
     commands = {
         f"{module} --help": [py, "-m", module, "--help"]
-        for module in ("learner.evaluate", "learner.cold_start", "envs.gopigo_bridge.relay")
+        for module in ("learner.evaluate", "learner.cold_start", "learner.robot_relay")
     }
     # The production overlay's argv (dev's and compose's compose in-process, below: one
     # torch-importing start of learner.main is enough to prove the module starts).

@@ -74,3 +74,28 @@ def test_relay_pushes_versions_and_streams_metrics(
     per_version = metrics_by_version(redis_url, namespace)
     assert v1 in per_version and v3 in per_version and v2 not in per_version
     assert per_version[v1]["episodes"] >= 3 and per_version[v1]["mean_length"] > 0
+
+
+def test_a_relay_following_the_champion_never_pushes_a_version_that_failed_its_gate(
+    server: EdgeServer, client: EdgeClient, redis_url: str, namespace: str
+) -> None:
+    from replay.registry import ModelRegistry
+
+    store = WeightStore(redis_url, namespace)
+    registry = ModelRegistry(store)
+    relay = WeightRelay(
+        store, "gopigo-mlp", client, redis_url, namespace, poll_interval_s=0.05, follow="champion"
+    )
+    try:
+        v0 = store.publish("gopigo-mlp", *_weights(0, 5.0))
+        assert not relay.push_latest()  # published, but no champion yet: nothing reaches the Pi
+        registry.record_gate("gopigo-mlp", v0, True, {"reason": "first"})
+        registry.set_champion("gopigo-mlp", v0)
+        assert relay.push_latest() and server.policy_version == v0
+        v1 = store.publish("gopigo-mlp", *_weights(1, 5.0))
+        registry.record_gate("gopigo-mlp", v1, False, {"reason": "worse"})
+        assert not relay.push_latest() and server.policy_version == v0  # v1 failed its gate
+        assert store.latest_version("gopigo-mlp") == v1
+    finally:
+        relay.stop()
+        store.close()
