@@ -96,7 +96,7 @@ def validate(cfg: Any) -> None:
     _check(cfg, "actors.envs_per_actor", _pos, ">= 1")
     _check(cfg, "replay.chunk_size", _pos, ">= 1")
     _check(cfg, "replay.max_pending_chunks", _pos, ">= 1")
-    _check(cfg, "replay.max_chunk_age_ms", _pos, "> 0")
+    _check(cfg, "replay.max_chunk_age_ms", _nonneg, ">= 0 (0: send every partial chunk at once)")
     _check(cfg, "replay.flush_timeout_ms", _pos, "> 0")
     _check(cfg, "actors.weight_poll_interval_s", _pos, "> 0")
     _check(cfg, "actors.num_cpus_per_actor", _nonneg, ">= 0")

@@ -40,7 +40,7 @@ from learner.drivers import AsyncDriver, SyncDriver
 from learner.learner import resolve_device
 from learner.preflight import PreflightError, check_config, exit_on_error
 from learner.run_state import RunState
-from learner.startup import Signals
+from learner.startup import Signals, StopRun
 from learner.system import build_system
 from replay.config import table_config
 
@@ -83,7 +83,11 @@ def main(dcfg: DictConfig) -> float:
     logging.getLogger("learner").setLevel(cfg.logging.level)
     logging.getLogger("actors").setLevel(cfg.logging.level)
     logging.getLogger("replay").setLevel(cfg.logging.level)
-    summary = run(cfg, run_dir)
+    try:
+        summary = run(cfg, run_dir)
+    except (KeyboardInterrupt, StopRun) as exc:  # during start-up: everything started is stopped
+        logger.warning("stopped during start-up (%s): nothing is left running", exc or "Ctrl-C")
+        raise SystemExit(130) from None
     logger.info("run finished: %s", {k: v for k, v in summary.items() if k != "evals"})
     if str(summary.get("stop_reason", "")).startswith("interrupted"):
         raise SystemExit(130)

@@ -13,6 +13,8 @@ import contextlib
 import os
 import signal
 import threading
+import time
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -77,6 +79,7 @@ def start_ray(ray_cfg: Any) -> bool:
     """
     if ray.is_initialized():
         return False
+    os.environ.setdefault(OWNER_ENV, f"{os.getpid()}-{time.time_ns()}")
     address = resolve_ray_address(ray_cfg.address)
     kwargs: dict[str, Any] = {
         "namespace": ray_cfg.namespace,
@@ -90,7 +93,75 @@ def start_ray(ray_cfg: Any) -> bool:
         ray.init(address=address or "local", **kwargs)
     except ConnectionError as exc:
         raise ConnectionError(f"cannot join Ray at ray.address={address!r}: {exc}") from exc
+    except SystemExit as exc:  # Ray's own SIGTERM handler, active while ray.init runs
+        raise StopRun(f"signal {signal.SIGTERM} while Ray was starting") from exc
     return True
 
 
-__all__ = ["Signals", "StopRun", "ignore_signals", "restore_signals", "start_ray"]
+#: Set in this process's environment before ``ray.init``; every process Ray starts for us
+#: inherits it, which is how :func:`stop_ray` finds them (and only them) afterwards.
+OWNER_ENV = "FSRL_RAY_OWNER"
+
+
+def stop_ray() -> None:
+    """Shut down what ``ray.init`` started, also when it was interrupted half-way; a no-op
+    when Ray never started. When init is cut short, the raylet's own children (dashboard
+    and runtime-env agents) outlive ``ray.shutdown``, so every Ray process that carries this
+    process's :data:`OWNER_ENV` mark is then stopped by pid (SIGTERM, then SIGKILL)."""
+    ray.shutdown(wait_for_processes=True)
+    mark = os.environ.get(OWNER_ENV)
+    if not mark:
+        return
+    left = _marked_processes(mark)
+    for sig, wait_s in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 2.0)):
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + wait_s
+        while left and time.monotonic() < deadline:
+            left = {pid: st for pid, st in left.items() if _start_time(pid) == st}
+            time.sleep(0.05)
+        if not left:
+            return
+
+
+def _start_time(pid: int) -> int | None:
+    """The process's start time (clock ticks since boot), None once it is gone or a zombie:
+    with the pid it names one process, never a later one that reused the pid."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else int(fields[19])
+
+
+def _is_ray_process(pid: int) -> bool:
+    """Ray's own processes (raylet, GCS, dashboard, agents, workers), not the run's Redis or
+    sampler process, which inherit the mark too and are stopped by their own owners."""
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return cmd.startswith(b"ray::") or any(
+        part in cmd for part in (b"/ray/", b"raylet", b"gcs_server")
+    )
+
+
+def _marked_processes(mark: str) -> dict[int, int]:
+    """Ray processes other than this one whose environment holds ``OWNER_ENV=mark``."""
+    needle = f"{OWNER_ENV}={mark}".encode() + b"\0"
+    found: dict[int, int] = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes() + b"\0"
+        except OSError:
+            continue
+        start = _start_time(int(entry))
+        if needle in environ and start is not None and _is_ray_process(int(entry)):
+            found[int(entry)] = start
+    return found
+
+
+__all__ = ["Signals", "StopRun", "ignore_signals", "restore_signals", "start_ray", "stop_ray"]

@@ -27,7 +27,7 @@ from learner.lifecycle import TagLifecycle
 from learner.metrics import MetricsLogger
 from learner.preflight import resumed_budget_message
 from learner.run_state import RunState
-from learner.startup import Signals, start_ray
+from learner.startup import Signals, start_ray, stop_ray
 from replay import ReplayClient
 from replay.config import table_config
 from replay.embedded import EmbeddedRedis
@@ -151,8 +151,9 @@ def build_system(
     stack.push(prep_stack)  # Redis, learner, metrics: closed after Ray is down
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fsrl-prepare") as pool:
         preparing = pool.submit(_prepare, cfg, agent, run_dir, st, prep_stack)
-        if start_ray(cfg.ray):  # leaving the block waits for the preparation
-            stack.callback(ray.shutdown)
+        if not ray.is_initialized():  # ours to stop, even if a signal interrupts ray.init
+            stack.callback(stop_ray)
+        start_ray(cfg.ray)  # leaving the block waits for the preparation
         st.mark("ray_up")
     system = preparing.result()  # re-raises what the preparation raised
     st.mark("prepared")

@@ -102,3 +102,49 @@ def test_stop_signal_leaves_no_redis_or_ray_process_behind(tmp_path: Path, sig: 
     text = out.decode(errors="replace")
     assert "interrupted" in text
     assert (run_dir / "summary.json").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_stop_signal_during_start_up_exits_130_and_leaves_nothing_behind(
+    tmp_path: Path, sig: int
+) -> None:
+    """A signal while Ray starts (the embedded Redis is up, the raylet is starting):
+    exit status 130, one line saying so, no traceback, no Ray agent or Redis left."""
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "learner.main",
+            "experiment=smoke", "logging.console=false", "ray.num_cpus=2",
+            f"hydra.run.dir={run_dir}",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"},
+    )  # fmt: skip
+    seen: set[int] = set()
+    try:
+        deadline = time.monotonic() + 120
+        while not any("raylet" in _cmdline(p) for p in seen):  # Ray is starting
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            assert time.monotonic() < deadline, "Ray never started"
+            seen |= _descendants(proc.pid)
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        for _ in range(20):  # what started meanwhile must go too
+            seen |= _descendants(proc.pid)
+            time.sleep(0.05)
+        out, _ = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = out.decode(errors="replace")
+    assert proc.returncode == 130, text[-3000:]
+    assert "Traceback" not in text, text[-3000:]
+    deadline = time.monotonic() + 20
+    while any(_alive(p) for p in seen) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = {p: _cmdline(p) for p in seen if _alive(p)}
+    assert not left, f"processes left behind: {left}"

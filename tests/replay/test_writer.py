@@ -195,11 +195,12 @@ def test_flush_due_keeps_rows_the_rate_limiter_holds_back(
 def test_the_replay_config_section_opens_a_writer(
     client: ReplayClient, spec: TransitionSpec
 ) -> None:
-    from replay import ReplayConfig
+    from replay import ReplayConfig, table_config
+    from replay.config import writer_kwargs
 
     cfg = ReplayConfig(chunk_size=5, max_pending_chunks=3, flush_timeout_ms=250, max_chunk_age_ms=0)
-    client.create_table(cfg.table_config(), spec)
-    w = client.writer(cfg.table, priority_fn=_prio_of, **cfg.writer_kwargs())  # type: ignore[arg-type]
+    client.create_table(table_config(cfg), spec)
+    w = client.writer(cfg.table, priority_fn=_prio_of, **writer_kwargs(cfg))
     assert (w.chunk_size, w.max_pending_chunks, w.timeout_ms, w.max_age_ms) == (5, 3, 250, 0)
     w.append(make_batch(spec, 0, 7))
     assert w.flush_due() and client.size(cfg.table) == 7
