@@ -147,11 +147,22 @@ class Learner:
         return True
 
     def adopt_published(self) -> bool:
-        """Start from the store's latest weights of the tag (e.g. a cold start); False if none."""
+        """Start from the store's newest sound version of the tag (e.g. a cold start, or a
+        resume whose latest version is corrupt: it falls back to the newest good one);
+        False if there is none. New versions still number above every stored one."""
         latest = self.store.latest_version(self.tag)
         if latest is None:
             return False
-        version, tensors, meta = self.store.fetch(self.tag, latest)
+        self.counters.published_version = max(self.counters.published_version, latest)
+        found = self.store.fetch_newest_sound(self.tag)
+        if found is None:
+            logger.warning("no sound version of %s in the store; starting fresh", self.tag)
+            return False
+        version, tensors, meta = found
+        if version != latest:
+            logger.warning(
+                "latest %s version %d is corrupt; starting from version %d", self.tag, latest, version
+            )
         try:
             self.algo.load_export(tensors, dict(meta))
         except (ValueError, RuntimeError) as exc:
@@ -159,7 +170,6 @@ class Learner:
                 f"model.tag={self.tag!r} version {version} in the store is a different network "
                 f"than this config builds ({exc}); pick a new model.tag"
             ) from exc
-        self.counters.published_version = version
         logger.info("starting from published %s version %d", self.tag, version)
         return True
 

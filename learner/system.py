@@ -91,6 +91,12 @@ def _prepare(
     stack.callback(store.close)
     keys = RunKeys(namespace)
     client.redis.delete(keys.actors_stop)
+    # actors' life hashes count env steps across Ray restarts within one run; those of an
+    # earlier run in this namespace (a resumed one) are not this run's steps: its count
+    # starts from the checkpoint's, plus what this run's actors step
+    stale = list(client.redis.scan_iter(match=keys.actor_life_pattern, count=1000))
+    if stale:
+        client.redis.delete(*stale)
     last = client.redis.xrevrange(keys.episodes, count=1)
     st.last_episode_id = last[0][0].decode() if last else "0-0"
 

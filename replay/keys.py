@@ -197,6 +197,11 @@ class RunKeys:
         return f"{self.root}actors:{int(actor_id)}:life"
 
     @property
+    def actor_life_pattern(self) -> str:
+        """A SCAN pattern matching every actor's life hash of the run."""
+        return f"{self.root}actors:*:life"
+
+    @property
     def actors_stop(self) -> str:
         return f"{self.root}actors:stop"
 

@@ -131,3 +131,42 @@ def _spec(cfg):  # type: ignore[no-untyped-def]
     from actors.spec import build_agent
 
     return build_agent(cfg).transition_spec()
+
+
+def test_a_run_on_a_tag_whose_latest_version_is_corrupt_starts_from_the_newest_good_one(
+    run_cfg, redis_url: str, namespace: str, tmp_path: Path, ray_session, caplog
+) -> None:
+    import redis as redis_lib
+
+    store = WeightStore(redis_url, namespace)
+    v0, v1 = _publish(store, 0), _publish(store, 1)
+    raw = redis_lib.Redis.from_url(redis_url)
+    key = store.keys.weights(TAG).version(v1)
+    blob = raw.hget(key, "blob")
+    raw.hset(key, "blob", blob[:-8] + b"garbage!")  # same length, wrong sha256
+    summary = run(run_cfg("mode=sync", "budget.env_steps=300"), tmp_path / "run")
+    assert summary["stop_reason"].startswith("env step budget"), summary
+    versions = store.versions(TAG)
+    assert [v for v in versions if v not in (v0, v1)] and all(
+        v > v1 for v in versions if v not in (v0, v1)
+    )  # numbering goes on above the corrupt version
+    assert f"latest {TAG} version {v1} is corrupt; starting from version {v0}" in caplog.text
+
+
+@pytest.mark.slow
+def test_a_resumed_run_counts_only_its_own_actors_steps_on_top_of_the_checkpoint(
+    run_cfg, redis_url: str, namespace: str, tmp_path: Path, ray_session
+) -> None:
+    """The actors' life hashes of the first run stay in Redis; the resumed run must not
+    count them again (it did: its count jumped past the budget and it stopped at once)."""
+    runs = tmp_path / "runs" / "today"
+    common = ("budget.wall_time_s=120", "budget.target_eval_return=null", "env.eval_episodes=2")
+    first = run(run_cfg(*common, "budget.env_steps=2000"), runs / "a")
+    client = ReplayClient(redis_url, namespace=namespace)
+    inserted_before = client.metrics("replay")["replay/inserts_total"]
+    resumed = run(run_cfg(*common, "budget.env_steps=4000", "learner.resume=true"), runs / "b")
+    inserted = client.metrics("replay")["replay/inserts_total"] - inserted_before
+    client.close()
+    assert first["env_steps"] >= 2000 and resumed["stop_reason"].startswith("env step budget")
+    assert inserted >= 1500, (first, resumed, inserted)  # the resumed run really stepped
+    assert resumed["env_steps"] == pytest.approx(first["env_steps"] + inserted, abs=200)
