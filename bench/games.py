@@ -16,6 +16,7 @@ random positions, the bench's strong opponent).
 
     python bench/games.py                        # table
     python bench/games.py --json out/games.json  # + the same figures as JSON
+    python bench/games.py --seconds 0.2 --repeats 1 --depth-games 40  # alpha-beta by depth
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import gymnasium as gym  # noqa: E402
 import envs.games  # noqa: E402, F401  (registers fsrl/ConnectFour-v0)
 from envs.games import ConnectFour  # noqa: E402
 from envs.games.connect_four_search import AlphaBetaPlayer  # noqa: E402
+from learner.arena import play_match  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -138,12 +140,32 @@ def alphabeta(depth: int = 4) -> Stepper:
     return step
 
 
+def depth_ladder(games: int, seed: int = 7) -> dict[str, object]:
+    """Alpha-beta of depth d against d' on ``games`` arena games (paired 2-ply openings)."""
+    game = ConnectFour()
+    out: dict[str, object] = {}
+    for a, b in ((4, 1), (4, 2), (3, 4), (5, 4), (6, 4)):
+        m = play_match(
+            game, AlphaBetaPlayer(a), AlphaBetaPlayer(b), games, seed, names=(f"d{a}", f"d{b}")
+        )
+        out[f"ab_d{a}_vs_d{b}"] = {
+            "score": m.score(),
+            "first_wdl": [m.as_first.wins, m.as_first.draws, m.as_first.losses],
+            "second_wdl": [m.as_second.wins, m.as_second.draws, m.as_second.losses],
+        }
+        print(f"alpha-beta d{a} vs d{b}: {out[f'ab_d{a}_vs_d{b}']}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="length of one window")
     parser.add_argument("--repeats", type=int, default=3, help="windows per figure (median)")
     parser.add_argument("--batch", type=int, default=1024, help="boards per batched call")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument(
+        "--depth-games", type=int, default=0, help="also play alpha-beta depths (games each)"
+    )
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.repeats < 1 or args.batch < 1:
         parser.error(
@@ -192,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for name, err in errors.items():
         out[f"{name}_error"] = err
+    if args.depth_games:
+        out["alphabeta_depths"] = depth_ladder(args.depth_games)
     width = max(len(n) for n in cases) + 2
     print(f"{'case':<{width}} {'moves/s (median)':>18}  {'min':>12}  {'max':>12}")
     for name in cases:
