@@ -161,3 +161,134 @@ def load_policy(
 
 def policy_summary(policy: NumpyPolicy) -> dict[str, object]:
     return {"arch": policy.arch, "obs_dim": policy.obs_dim, "num_actions": policy.num_actions}
+
+
+def _floats(metadata: Mapping[str, str], key: str, size: int, default: float) -> np.ndarray:
+    raw = _meta(metadata, key, [default] * size)
+    try:
+        values = np.asarray(raw, dtype=np.float32).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise PolicyError(f"metadata {key}={metadata.get(key)!r} is not a list of numbers") from exc
+    if values.size == 1 and size != 1:
+        values = np.full(size, values[0], dtype=np.float32)
+    if values.shape != (size,) or not np.all(np.isfinite(values)):
+        raise PolicyError(f"metadata {key}={metadata.get(key)!r}: need {size} finite numbers")
+    return values
+
+
+class GaussianPolicy:
+    """A tanh-squashed Gaussian policy MLP (``mlp_gaussian``, SAC's actor) run with numpy.
+
+    Tensors: ``torso.{i}.weight [out, in]`` / ``.bias`` (each Linear followed by ReLU),
+    heads ``mean.{j}.*`` and ``log_std.{j}.*`` (ReLU between their layers, none after the
+    last, ``action_dim`` outputs). Metadata: ``arch`` = ``mlp_gaussian``, ``obs_shape``,
+    ``input_scale`` (1), ``action_dim``, ``action_scale`` / ``action_bias`` (JSON lists),
+    ``log_std_min`` / ``log_std_max`` (-5 / 2)::
+
+        h = torso(obs * input_scale); mu = mean(h)
+        log_std = log_std_min + (log_std_max - log_std_min) * (tanh(log_std(h)) + 1) / 2
+        act = tanh(mu) * action_scale + action_bias
+        sample = tanh(mu + exp(log_std) * N(0, 1)) * action_scale + action_bias
+
+    Promises: construction validates every name and shape (PolicyError otherwise);
+    :meth:`act` and :meth:`sample` give float32 actions inside ``bias ± |scale|``,
+    ``[action_dim]`` for one observation or ``[B, action_dim]`` for a batch.
+    """
+
+    arch = "mlp_gaussian"
+
+    def __init__(self, tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str]) -> None:
+        arch = metadata.get("arch", "")
+        if arch != self.arch:
+            raise PolicyError(f"arch {arch!r} is not {self.arch!r}")
+        if _meta(metadata, "activation", "relu") != "relu":
+            raise PolicyError(f"activation {metadata.get('activation')!r} is not relu")
+        try:
+            self.input_scale = float(_meta(metadata, "input_scale", 1.0))  # type: ignore[arg-type]
+        except (TypeError, ValueError) as exc:
+            raise PolicyError(f"metadata input_scale={metadata.get('input_scale')!r}") from exc
+        self.torso = _layers(tensors, "torso")
+        self.mean = _layers(tensors, "mean")
+        self.log_std = _layers(tensors, "log_std") if "log_std.0.weight" in tensors else None
+        hidden = self.torso[-1][0].shape[0]
+        self.action_dim = int(self.mean[-1][0].shape[0])
+        for name, head in (("mean", self.mean), ("log_std", self.log_std)):
+            if head is None:
+                continue
+            if head[0][0].shape[1] != hidden:
+                raise PolicyError(
+                    f"{name}.0 takes {head[0][0].shape[1]} inputs, torso gives {hidden}"
+                )
+            if head[-1][0].shape[0] != self.action_dim:
+                raise PolicyError(
+                    f"{name} head gives {head[-1][0].shape[0]} outputs, mean gives {self.action_dim}"
+                )
+        declared = _meta(metadata, "action_dim", self.action_dim)
+        if type(declared) is not int or declared != self.action_dim:
+            raise PolicyError(
+                f"metadata action_dim={declared} but the mean head gives {self.action_dim}"
+            )
+        self.action_scale = _floats(metadata, "action_scale", self.action_dim, 1.0)
+        self.action_bias = _floats(metadata, "action_bias", self.action_dim, 0.0)
+        bounds = _floats(metadata, "log_std_min", 1, -5.0), _floats(metadata, "log_std_max", 1, 2.0)
+        self.log_std_min, self.log_std_max = float(bounds[0][0]), float(bounds[1][0])
+        if not self.log_std_min < self.log_std_max:
+            raise PolicyError(
+                f"log_std_min={self.log_std_min} is not below log_std_max={self.log_std_max}"
+            )
+        self.obs_dim = int(self.torso[0][0].shape[1])
+        shape = _meta(metadata, "obs_shape", [self.obs_dim])
+        if not isinstance(shape, list) or int(np.prod(shape)) != self.obs_dim:
+            raise PolicyError(f"metadata obs_shape={shape!r} does not hold {self.obs_dim} values")
+        self.obs_shape = tuple(int(d) for d in shape)
+        heads = [("torso", self.torso), ("mean", self.mean)]
+        if self.log_std is not None:
+            heads.append(("log_std", self.log_std))
+        known = {
+            f"{p}.{i}.{k}"
+            for p, layers in heads
+            for i in range(len(layers))
+            for k in ("weight", "bias")
+        }
+        extra = sorted(set(tensors) - known)
+        if extra:
+            raise PolicyError(f"unexpected tensors for mlp_gaussian: {extra}")
+        if not np.all(np.isfinite(self.mean_action(np.zeros(self.obs_dim, dtype=np.float32)))):
+            raise PolicyError("the network gives non-finite means for a zero observation")
+
+    def _torso(self, obs: np.ndarray) -> tuple[np.ndarray, bool]:
+        x = np.asarray(obs, dtype=np.float32)
+        single = x.shape == self.obs_shape or x.ndim == 1
+        x = x.reshape(1, -1) if single else x.reshape(x.shape[0], -1)
+        if x.shape[1] != self.obs_dim:
+            raise PolicyError(
+                f"observation has {x.shape[1]} values, the network takes {self.obs_dim}"
+            )
+        if self.input_scale != 1.0:
+            x = x * np.float32(self.input_scale)
+        return NumpyPolicy._run(self.torso, x, relu_last=True), single
+
+    def _squash(self, u: np.ndarray) -> np.ndarray:
+        return (np.tanh(u) * self.action_scale + self.action_bias).astype(np.float32, copy=False)
+
+    def mean_action(self, obs: np.ndarray) -> np.ndarray:
+        """The Gaussian's mean before squashing, ``[action_dim]`` or ``[B, action_dim]``."""
+        h, single = self._torso(obs)
+        mu = NumpyPolicy._run(self.mean, h, relu_last=False)
+        return mu[0] if single else mu
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """The deterministic action ``tanh(mean) * action_scale + action_bias``."""
+        return self._squash(self.mean_action(obs))
+
+    def sample(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A behaviour action ``tanh(mean + std * N(0, 1)) * action_scale + action_bias``."""
+        if self.log_std is None:
+            raise PolicyError("this export has no log_std head: it can act, not sample")
+        h, single = self._torso(obs)
+        mu = NumpyPolicy._run(self.mean, h, relu_last=False)
+        raw = np.tanh(NumpyPolicy._run(self.log_std, h, relu_last=False))
+        log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (raw + 1.0)
+        u = mu + np.exp(log_std) * rng.standard_normal(mu.shape).astype(np.float32)
+        out = self._squash(u)
+        return out[0] if single else out
