@@ -28,6 +28,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
 
+from conf import as_section
+from conf.sections import EnvConfig
+
 logger = logging.getLogger(__name__)
 
 
@@ -58,37 +61,56 @@ def _uses_own_vector_env(spec: gym.envs.registration.EnvSpec) -> bool:
     return not name.startswith("gymnasium")
 
 
-def make_single_env(env_cfg: Mapping[str, Any]) -> gym.Env:
-    """One environment from the ``env`` section (used by evaluation and by the vector env)."""
-    env_id = str(env_cfg["id"])
+def env_section(env_cfg: EnvConfig | Mapping[str, Any]) -> EnvConfig:
+    """The typed ``env`` section (a plain mapping, e.g. from YAML or a test, is converted)."""
+    return as_section(EnvConfig, dict(env_cfg) if isinstance(env_cfg, Mapping) else env_cfg)
+
+
+def _make_kwargs(env: EnvConfig) -> dict[str, Any]:
+    kwargs = dict(env.kwargs or {})
+    if env.max_episode_steps is not None:
+        kwargs["max_episode_steps"] = int(env.max_episode_steps)
+    return kwargs
+
+
+def make_single_env(env_cfg: EnvConfig | Mapping[str, Any], **extra: Any) -> gym.Env:
+    """One environment from the ``env`` section (used by evaluation and by the vector env);
+    ``extra`` keyword arguments (e.g. ``render_mode``) go to ``gymnasium.make``."""
+    env = env_section(env_cfg)
+    env_id = str(env.id)
     spec = _spec(env_id)
-    kwargs = dict(env_cfg.get("kwargs") or {})
-    max_steps = env_cfg.get("max_episode_steps")
-    if max_steps is not None:
-        kwargs["max_episode_steps"] = int(max_steps)
+    kwargs = {**_make_kwargs(env), **extra}
     try:
         return gym.make(spec.id, **kwargs)
     except TypeError as exc:
         raise ValueError(f"env.kwargs={kwargs!r} rejected by {env_id!r}: {exc}") from exc
 
 
+def probe_spaces(env_cfg: EnvConfig | Mapping[str, Any]) -> tuple[gym.Space, gym.Space]:
+    """The observation and action space of the configured env (one env made and closed)."""
+    env = make_single_env(env_cfg)
+    try:
+        return env.observation_space, env.action_space
+    finally:
+        env.close()
+
+
 def make_vector_env(
-    env_cfg: Mapping[str, Any], num_envs: int, seed: int | None = None
+    env_cfg: EnvConfig | Mapping[str, Any], num_envs: int, seed: int | None = None
 ) -> VectorEnv:
-    """A vector env of ``num_envs`` copies of ``env_cfg["id"]``, with a discrete action space.
+    """A vector env of ``num_envs`` copies of the ``env`` section's id (any action space).
 
     ``seed`` seeds the action spaces; the caller resets with ``reset(seed=seed)`` (env i
     gets ``seed + i``) — :class:`VectorStepper` does both.
     """
     if not isinstance(num_envs, int) or num_envs < 1:
         raise ValueError(f"actors.envs_per_actor must be a positive int, got {num_envs!r}")
-    env_id = str(env_cfg["id"])
+    section = env_section(env_cfg)
+    env_id = str(section.id)
     spec = _spec(env_id)
     env: VectorEnv
     if _uses_own_vector_env(spec):
-        kwargs = dict(env_cfg.get("kwargs") or {})
-        if env_cfg.get("max_episode_steps") is not None:
-            kwargs["max_episode_steps"] = int(env_cfg["max_episode_steps"])
+        kwargs = _make_kwargs(section)
         try:  # ask for SAME_STEP explicitly; an env without the keyword keeps its own mode
             env = gym.make_vec(
                 spec.id,
@@ -108,13 +130,8 @@ def make_vector_env(
                 raise ValueError(f"env.kwargs={kwargs!r} rejected by {env_id!r}: {exc2}") from exc2
     else:
         env = SyncVectorEnv(
-            [lambda: make_single_env(env_cfg) for _ in range(num_envs)],
+            [lambda: make_single_env(section) for _ in range(num_envs)],
             autoreset_mode=AutoresetMode.SAME_STEP,
-        )
-    if not isinstance(env.single_action_space, gym.spaces.Discrete):
-        env.close()
-        raise ValueError(
-            f"env.id={env_id!r} has action space {env.single_action_space}; DQN needs Discrete"
         )
     if seed is not None:
         env.action_space.seed(seed)

@@ -60,6 +60,8 @@ class ActorSlot:
     num_actors: int
     envs_per_actor: int
     seed: int
+    #: Intra-op threads for a torch forward on the actor (numpy policies ignore it).
+    torch_threads: int = 1
 
 
 @runtime_checkable
@@ -70,7 +72,7 @@ class ActorPolicy(Protocol):
         """Behaviour actions (exploration included), one row per env."""
 
     def priorities(self, batch: Batch) -> np.ndarray | None:
-        """Initial replay priorities of these transitions (> 0), or None for the default."""
+        """Initial replay priorities of these transitions (finite, >= 0), or None for the default."""
 
     def load(self, tensors: Tensors, metadata: Metadata) -> None:
         """Act with a published version; raise ValueError if it does not fit (kept: the old)."""
@@ -102,9 +104,10 @@ class AgentLearner(ABC):
     def export(self) -> tuple[Tensors, Metadata]:
         """The acting weights as numpy tensors plus metadata saying how to run them."""
 
-    @abstractmethod
     def load_export(self, tensors: Tensors, metadata: Metadata) -> None:
-        """Start from a published version (cold start / adopt); ValueError if it does not fit."""
+        """Start from a published version (cold start / adopt); ValueError if it does not fit
+        (the default: this agent cannot start from its export, e.g. a lossy one)."""
+        raise ValueError(f"{type(self).__name__} cannot start from a published version")
 
     @abstractmethod
     def state(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -154,6 +157,10 @@ class Agent(ABC):
     @property
     def gamma(self) -> float:
         return float(self.algo.gamma)
+
+    def tag_suffix(self) -> str:
+        """What a default model tag says after the env id (``CartPole-v1-<this>``)."""
+        return self.name
 
     def transition_spec(self) -> TransitionSpec:
         """The replay columns this agent learns from (the standard ones by default)."""

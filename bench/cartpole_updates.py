@@ -3,7 +3,7 @@
 The pipeline's CartPole wall-clock on the 2-core box is bounded by the learner, so
 what a setting costs is the number of updates it needs before a greedy evaluation
 reaches 475. This script counts that number without Ray, Redis or timing noise: the
-same :class:`learner.dqn.DQN`, n-step folder (:mod:`actors.nstep`), ε ladder and actor
+same :class:`agents.dqn.learner.DQN`, n-step folder (:mod:`actors.nstep`), ε ladder and actor
 priorities as the pipeline, a numpy sum-tree replay with the sampler's weights, and a
 numpy CartPole (Gymnasium's equations) for the 16 actor envs; evaluation uses
 Gymnasium's CartPole-v1 on the launcher's fixed seeds (3-episode screen, then 20).
@@ -28,10 +28,10 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from actors.exploration import epsilon_ladder
 from actors.nstep import NStepFolder
-from conf.schema import AlgoConfig, EnvConfig, ModelConfig
-from learner.dqn import DQN, TorchBatch
+from agents.dqn.exploration import epsilon_ladder
+from agents.dqn.learner import DQN, TorchBatch
+from conf.schema import DQNConfig, EnvConfig, ModelConfig
 from learner.evaluate import evaluate_policy
 from replay.sumtree import SumTree
 
@@ -75,7 +75,7 @@ def updates_to_solve(seed: int, a: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(1)
     rng = np.random.default_rng(seed)
     model = ModelConfig(arch="mlp_dueling", hidden_sizes=[int(h) for h in a.hidden.split(",")])
-    algo = AlgoConfig(lr=a.lr, batch_size=a.batch, target_update_interval_updates=a.tui, n_step=a.n)
+    algo = DQNConfig(lr=a.lr, batch_size=a.batch, target_update_interval_updates=a.tui, n_step=a.n)
     env_cfg = EnvConfig(id="CartPole-v1")
     obs_space = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
     dqn = DQN(model, algo, obs_space, 2, torch.device("cpu"), seed=seed)

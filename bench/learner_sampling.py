@@ -5,8 +5,8 @@ the default DQN (128-128 dueling MLP, batch 128) on CPU, and for ``--duration-s`
 
 * ``alone``: updates on one pre-sampled batch (the update's own cost);
 * ``inline``: sample a batch, update, write its priorities back, in one thread (sync mode);
-* ``thread``: :class:`learner.learner.Prefetcher`, the sampler in a thread of the learner;
-* ``process``: :class:`learner.learner.ProcessPrefetcher`, the sampler in a child process.
+* ``thread``: :class:`learner.prefetch.Prefetcher`, the sampler in a thread of the learner;
+* ``process``: :class:`learner.prefetch.ProcessPrefetcher`, the sampler in a child process.
 
 Modes alternate round by round (``--repeats``), medians reported, so all see the same
 machine. ``process / thread`` is the figure behind ``learner.sampler_process=true``.
@@ -31,9 +31,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from agents.dqn.learner import DQN, TorchBatch  # noqa: E402
 from conf import load_config  # noqa: E402
-from learner.dqn import DQN, TorchBatch  # noqa: E402
-from learner.learner import Prefetcher, ProcessPrefetcher  # noqa: E402
+from learner.prefetch import Prefetcher, ProcessPrefetcher  # noqa: E402
 from replay import ReplayClient, TableConfig, TransitionSpec  # noqa: E402
 from replay.embedded import EmbeddedRedis  # noqa: E402
 
@@ -60,6 +60,7 @@ def fill(client: ReplayClient, n: int, seed: int = 0) -> None:
 def measure(mode: str, client: ReplayClient, dqn: DQN, batch: int, depth: int, dur: float) -> dict:
     """Updates/s (and the learner's wait fraction) of one mode for ``dur`` seconds."""
     cpu = torch.device("cpu")
+    prepare = dqn.prepare
     sampler = client.sampler("replay", seed=0)
     n, wait = 0, float("nan")
     try:
@@ -79,9 +80,9 @@ def measure(mode: str, client: ReplayClient, dqn: DQN, batch: int, depth: int, d
                 n += 1
         else:
             pf: Any = (
-                Prefetcher(sampler, batch, depth, cpu)
+                Prefetcher(sampler, batch, depth, prepare)
                 if mode == "thread"
-                else ProcessPrefetcher(client, "replay", batch, depth, cpu, {}, seed=0)
+                else ProcessPrefetcher(client, "replay", batch, depth, prepare, {}, seed=0)
             )
             pf.start()
             try:

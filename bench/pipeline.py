@@ -138,33 +138,24 @@ def bench_propagation(overrides: list[str], versions: int, interval_s: float) ->
     import ray
     import redis
 
-    from actors.envs import make_single_env
-    from actors.worker import (
-        create_remote_actor,
-        status_key,
-        stop_key,
-        switches_key,
-        transition_spec,
-    )
-    from conf import load_config, to_container
-    from learner.models import build_q_network, export_for_edge, resolve_arch
+    from actors.remote import create_remote_actor
+    from actors.reporting import status_key, stop_key, switches_key
+    from actors.spec import ActorSpec, build_agent
+    from conf import load_config
     from replay import ReplayClient
     from replay.embedded import EmbeddedRedis
     from replay.weights import WeightStore
 
-    cfg = to_container(load_config(list(overrides)))
-    num = int(cfg["actors"]["num"])
+    cfg = load_config(list(overrides))
+    agent = build_agent(cfg)
+    num = int(cfg.actors.num)
     ns = "bench-propagation"
     tag = "bench"
     with EmbeddedRedis() as server:
         client = ReplayClient(server.url, namespace=ns)
-        client.create_table(cfg_table(cfg), transition_spec(cfg["env"]))
+        client.create_table(cfg_table(cfg), agent.transition_spec())
         store = WeightStore(server.url, ns)
-        env = make_single_env(cfg["env"])
-        cfg["model"]["arch"] = resolve_arch(cfg["model"]["arch"], env.observation_space)
-        net = build_q_network(cfg["model"], env.observation_space, int(env.action_space.n))  # type: ignore[attr-defined]
-        env.close()
-        tensors, meta = export_for_edge(net)
+        tensors, meta = agent.learner("cpu", int(cfg.seed)).export()
         store.publish(tag, tensors, meta)
         r = redis.Redis.from_url(server.url)
         ray.init(
@@ -174,7 +165,10 @@ def bench_propagation(overrides: list[str], versions: int, interval_s: float) ->
             log_to_driver=False,
         )
         try:
-            actors = [create_remote_actor(cfg, i, server.url, ns, tag) for i in range(num)]
+            actors = [
+                create_remote_actor(ActorSpec.from_config(cfg, i, server.url, ns, tag))
+                for i in range(num)
+            ]
             refs = [a.run.remote() for a in actors]
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
@@ -234,10 +228,10 @@ def bench_propagation(overrides: list[str], versions: int, interval_s: float) ->
     }
 
 
-def cfg_table(cfg: dict[str, Any]) -> Any:
+def cfg_table(cfg: Any) -> Any:
     from replay import TableConfig
 
-    return TableConfig(name=cfg["replay"]["table"], capacity=int(cfg["replay"]["capacity"]))
+    return TableConfig(name=cfg.replay.table, capacity=int(cfg.replay.capacity))
 
 
 def solve_with_launcher(overrides: list[str], seed: int, max_wall_s: float) -> dict[str, Any]:

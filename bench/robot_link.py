@@ -143,7 +143,7 @@ def inference_us(hidden: list[int], n: int) -> tuple[float, float]:
     import gymnasium as gym
     import torch
 
-    from learner.models import build_q_network, export_for_edge
+    from agents.dqn.networks import build_q_network, export_for_edge
     from robot_edge.policy import NumpyPolicy
 
     torch.set_num_threads(1)

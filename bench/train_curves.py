@@ -99,9 +99,9 @@ def play_games(run_dir: str | Path, games: int, line_cap: int) -> dict[str, Any]
     import torch
     import yaml
 
+    from agents.dqn.networks import build_q_network, obs_to_tensor
     from learner.checkpoint import load_checkpoint
     from learner.evaluate import env_spaces, make_env
-    from learner.models import build_q_network, obs_to_tensor
 
     ckpt = load_checkpoint(Path(run_dir) / "checkpoints")
     cfg = yaml.safe_load((ckpt.path / "config.yaml").read_text())

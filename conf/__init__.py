@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -20,6 +20,7 @@ from conf.schema import (
     AlgoConfig,
     BudgetConfig,
     Config,
+    DQNConfig,
     EnvConfig,
     LearnerConfig,
     LoggingConfig,
@@ -27,9 +28,10 @@ from conf.schema import (
     RayConfig,
     ReplayConfig,
     RobotConfig,
+    register_algo,
     register_configs,
-    validate,
 )
+from conf.validate import validate
 
 register_configs()
 
@@ -47,6 +49,7 @@ def load_config(overrides: list[str] | None = None, config_name: str = CONFIG_NA
     from omegaconf.errors import OmegaConfBaseException
 
     overrides = list(overrides or [])
+    register_user_algos(overrides)
     try:
         with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
             composed = compose(config_name=config_name, overrides=overrides)
@@ -64,15 +67,42 @@ def to_config(composed: DictConfig) -> Config:
     from omegaconf.errors import OmegaConfBaseException
 
     plain = OmegaConf.to_container(composed, resolve=False)
-    if isinstance(plain, dict):
-        plain.pop("hydra", None)
-        _reject_unknown_keys({str(k): v for k, v in plain.items()}, Config, "")
     try:
         cfg = OmegaConf.to_object(composed)
     except OmegaConfBaseException as exc:
         raise ValueError(f"bad config: {exc}") from exc
+    if isinstance(plain, dict):
+        plain.pop("hydra", None)
+        algo = plain.pop("algo", None)
+        _reject_unknown_keys({str(k): v for k, v in plain.items()}, Config, "")
+        if isinstance(algo, dict):  # the agent's own section type, not the default's
+            _reject_unknown_keys(algo, type(getattr(cfg, "algo")), "algo.")  # noqa: B009
     validate(cfg)
     return cfg  # type: ignore[return-value]
+
+
+def register_user_algos(overrides: list[str]) -> None:
+    """Make ``algo=package.module:Name`` overrides composable: register that agent's own
+    ``algo`` section (its ``config_class``) as a choice of the ``algo`` group.
+
+    Imported by name (like env ids), so conf never depends on the agents package."""
+    import importlib
+
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key.lstrip("+~") != "algo" or ":" not in value:
+            continue
+        module_name, _, attr = value.partition(":")
+        try:
+            agent = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(
+                f"algo={value!r}: cannot import {attr!r} from {module_name!r} ({exc})"
+            ) from exc
+        node = getattr(agent, "config_class", None)
+        if not (isinstance(node, type) and dataclasses.is_dataclass(node)):
+            raise ValueError(f"algo={value!r}: {attr} has no config_class dataclass")
+        register_algo(value, node)
 
 
 def _reject_unknown_keys(node: dict[str, Any], schema: type, prefix: str) -> None:
@@ -106,6 +136,26 @@ def from_container(data: dict[str, Any]) -> Config:
     return OmegaConf.to_object(merged)  # type: ignore[return-value]
 
 
+S = TypeVar("S")
+
+
+def as_section(schema: type[S], value: Any) -> S:
+    """``value`` as the typed section ``schema``: an instance passes through; a plain mapping
+    (YAML, a test, checkpoint metadata) is checked against the schema's fields and converted.
+    Raises ``ValueError`` naming unknown keys."""
+    if isinstance(value, schema):
+        return value
+    if isinstance(value, DictConfig):
+        value = OmegaConf.to_container(value, resolve=True)
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a {schema.__name__} or a mapping, got {type(value).__name__}")
+    known = {f.name for f in dataclasses.fields(schema)}  # type: ignore[arg-type]
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise ValueError(f"{schema.__name__} has no field(s) {unknown} (known: {sorted(known)})")
+    return schema(**value)
+
+
 def default_model_tag(env_id: str, arch: str) -> str:
     """The weight line used when ``model.tag`` is null: ``<env id>-<arch>``, filename-safe."""
     name = env_id.split(":")[-1]
@@ -114,7 +164,9 @@ def default_model_tag(env_id: str, arch: str) -> str:
 
 __all__ = [
     "ActorsConfig",
+    "as_section",
     "AlgoConfig",
+    "DQNConfig",
     "BudgetConfig",
     "Config",
     "EnvConfig",
@@ -127,6 +179,7 @@ __all__ = [
     "default_model_tag",
     "from_container",
     "load_config",
+    "register_user_algos",
     "to_config",
     "to_container",
     "validate",

@@ -4,13 +4,13 @@
   function that wires a run: Redis → replay table + weight store → learner → Ray →
   actors; stops at a budget, checkpoints, evaluates, and leaves no process behind
   (also on Ctrl-C / SIGTERM).
-* :mod:`learner.dqn` — the Ape-X DQN update (double Q, dueling, n-step targets from the
+* :mod:`agents.dqn.learner` — the Ape-X DQN update (double Q, dueling, n-step targets from the
   stored ``discount``, importance weights, new priorities ``|δ| + eps``), apart from any
   process; :mod:`learner.learner` — the loop around it (prefetch thread, publishing,
   checkpoints, evaluation); same seed and batches → same weights.
-* :mod:`learner.models` — Q-networks (``mlp_dueling``, ``cnn_dueling``,
+* :mod:`agents.dqn.networks` — Q-networks (``mlp_dueling``, ``cnn_dueling``,
   ``candidate_scorer``; masked actions get ``-inf``) and their torch-free export format.
-  :mod:`learner.archs` — which architecture an observation space gets, without torch
+  :mod:`agents.dqn.archs` — which architecture an observation space gets, without torch
   (the actors choose their numpy or torch Q-function with it).
 * :mod:`learner.checkpoint` — checkpoints without pickle (safetensors + JSON + YAML).
 * :mod:`learner.metrics` — the one metrics logger (JSONL, TensorBoard, console).

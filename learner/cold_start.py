@@ -1,6 +1,6 @@
 """``python -m learner.cold_start model.tag=…``: publish version 0 of a new architecture.
 
-Builds the configured network for the configured env (seeded with ``seed``) and
+Builds the configured agent's learner for the configured env (seeded with ``seed``) and
 publishes its initial weights as the first version of ``model.tag`` in the store at
 ``replay.redis_url`` (namespace ``replay.namespace``). A later
 ``python -m learner.main model.tag=…`` with the same store starts from it, and
@@ -13,29 +13,20 @@ from __future__ import annotations
 import logging
 import sys
 
-import torch
-
 import conf
+from actors.spec import build_agent
 from conf.cli import exit_if_help
-from learner.evaluate import env_spaces
-from learner.models import build_q_network, export_for_edge, resolve_arch
+from replay.weights import WeightStore
 
 logger = logging.getLogger(__name__)
 
 
 def cold_start(cfg: conf.Config, url: str) -> tuple[str, int]:
-    """Publish the seeded initial network as version 0 of the tag; returns (tag, version)."""
-    from replay.weights import WeightStore
-
-    obs_space, num_actions = env_spaces(cfg.env)
-    arch = resolve_arch(cfg.model.arch, obs_space)
-    tag = cfg.model.tag or conf.default_model_tag(cfg.env.id, arch)
-    torch.manual_seed(cfg.seed)
-    model_cfg = conf.to_container(cfg)["model"]
-    model_cfg["arch"] = arch
-    net = build_q_network(model_cfg, obs_space, num_actions)
-    tensors, meta = export_for_edge(net)
-    meta.update(tag=tag, env_id=cfg.env.id, learner_updates="0", env_steps="0")
+    """Publish the seeded initial weights as version 0 of the tag; returns (tag, version)."""
+    agent = build_agent(cfg)
+    tag = cfg.model.tag or conf.default_model_tag(cfg.env.id, agent.tag_suffix())
+    tensors, meta = agent.learner("cpu", int(cfg.seed)).export()
+    meta.update(agent=agent.name, tag=tag, env_id=cfg.env.id, learner_updates="0", env_steps="0")
     with WeightStore(url, cfg.replay.namespace or "default") as store:
         existing = store.versions(tag)
         if existing or store.latest_version(tag) is not None:

@@ -23,7 +23,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from learner.models import QNetwork, build_q_network, load_tensors, model_config_from_metadata
+from agents.dqn.networks import QNetwork, build_q_network, load_tensors, model_config_from_metadata
 
 logger = logging.getLogger(__name__)
 

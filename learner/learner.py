@@ -1,7 +1,7 @@
-"""The learner loop: replay batches in, DQN updates, versioned weights out.
+"""The learner loop: replay batches in, the agent's updates, versioned weights out.
 
-:class:`Learner` owns the :class:`~learner.dqn.DQN` algorithm, a replay sampler, the
-weight store and checkpoints. In async mode ``prefetch_batches`` sampled batches are
+:class:`Learner` owns the agent's :class:`~agents.core.AgentLearner`, a replay sampler,
+the weight store and checkpoints; it knows no algorithm. In async mode ``prefetch_batches`` sampled batches are
 kept ready — by a sampler process (:class:`ProcessPrefetcher`, the default: sampling
 then holds no GIL the updates need) or by a :class:`Prefetcher` thread — and priority
 updates flow back the same way, so the device never waits on Redis while there is
@@ -11,24 +11,21 @@ sampled inline (deterministic).
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import queue
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 
+from agents.core import Agent
 from learner.checkpoint import find_latest_checkpoint, load_checkpoint, save_checkpoint
-from learner.dqn import DQN, TorchBatch
-from learner.evaluate import evaluate_policy
-from learner.models import export_for_edge, load_tensors
-from replay.errors import ReplayError, ReplayTimeoutError
-from replay.sampler_process import SamplerProcess, WaitMeter, interleaved_parts
+from learner.evaluation import evaluate_greedy
+from learner.prefetch import Prefetcher, ProcessPrefetcher, Sampled
+from replay.config import sampler_kwargs
+from replay.errors import ReplayTimeoutError
 
 logger = logging.getLogger(__name__)
 
@@ -64,187 +61,6 @@ def set_torch_threads(cfg: Any) -> None:
 
 
 @dataclass
-class Sampled:
-    """One prefetched batch: replay ids, device tensors and the policy versions it holds."""
-
-    ids: np.ndarray
-    batch: TorchBatch
-    policy_version: np.ndarray | None
-
-
-class Prefetcher:
-    """Background thread: samples batches ahead and applies priority updates.
-
-    Promises: :meth:`get` returns a batch or None after ``timeout_s``; priorities
-    passed to :meth:`update_priorities` are applied in order before later samples;
-    :meth:`stop` is idempotent and joins the thread. ``wait_fraction`` is the share
-    of wall time the consumer spent blocked in :meth:`get`.
-    """
-
-    def __init__(
-        self,
-        sampler: Any,
-        batch_size: int,
-        depth: int,
-        device: torch.device,
-        sample_timeout_ms: int = 200,
-    ) -> None:
-        self.sampler = sampler
-        self.batch_size = batch_size
-        self.device = device
-        self.sample_timeout_ms = sample_timeout_ms
-        self.group = max(1, depth // 2)  # batches drawn per sampler call
-        self._ready: queue.Queue[Sampled] = queue.Queue(maxsize=depth)
-        self._updates: queue.Queue[tuple[np.ndarray, np.ndarray]] = queue.Queue()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="fsrl-prefetch", daemon=True)
-        self.wait = WaitMeter()
-        self.errors = 0
-        self.last_error: str | None = None
-        self.sampled = 0
-
-    def start(self) -> Prefetcher:
-        self.wait.reset()
-        self._thread.start()
-        return self
-
-    @property
-    def wait_fraction(self) -> float:
-        return self.wait.fraction
-
-    def reset_wait(self) -> None:
-        self.wait.reset()
-
-    def _apply_updates(self) -> None:
-        """Apply every pending priority update in one call (one Redis round trip)."""
-        ids, prios = [], []
-        while True:
-            try:
-                i, p = self._updates.get_nowait()
-            except queue.Empty:
-                break
-            ids.append(i)
-            prios.append(p)
-        if ids:
-            self.sampler.update_priorities(np.concatenate(ids), np.concatenate(prios))
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._apply_updates()
-                if self._ready.full():
-                    time.sleep(0.001)
-                    continue
-                # Several batches per round trip when there is room for them.
-                group = max(1, min(self.group, self._ready.maxsize - self._ready.qsize()))
-                B = self.batch_size
-                sb = self.sampler.sample(B * group, timeout_ms=self.sample_timeout_ms)
-                self.sampled += len(sb.ids)
-                for part in interleaved_parts(B * group, group):
-                    data = {k: v[part] for k, v in sb.data.items()}
-                    item = Sampled(
-                        ids=sb.ids[part],
-                        batch=TorchBatch.from_numpy(data, sb.weights[part], self.device),
-                        policy_version=data.get("policy_version"),
-                    )
-                    while not self._stop.is_set():
-                        try:
-                            self._ready.put(item, timeout=0.05)
-                            break
-                        except queue.Full:
-                            self._apply_updates()
-            except ReplayTimeoutError:
-                continue
-            except (ReplayError, OSError) as exc:  # Redis down for a moment: keep trying
-                self.errors += 1
-                self.last_error = str(exc)
-                logger.warning("prefetch: sampling failed, retrying: %s", exc)
-                self._stop.wait(0.5)
-            except Exception as exc:  # a bug: record it, keep the thread alive to report
-                self.errors += 1
-                self.last_error = repr(exc)
-                logger.exception("prefetch: unexpected error")
-                self._stop.wait(0.5)
-
-    def get(self, timeout_s: float) -> Sampled | None:
-        t0 = time.monotonic()
-        try:
-            return self._ready.get(timeout=timeout_s)
-        except queue.Empty:
-            return None
-        finally:
-            self.wait.add(time.monotonic() - t0)
-
-    def update_priorities(self, ids: np.ndarray, priorities: np.ndarray) -> None:
-        self._updates.put((ids, priorities))
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
-
-
-class ProcessPrefetcher:
-    """Batches from a :class:`~replay.sampler_process.SamplerProcess` as device tensors.
-
-    Same promises as :class:`Prefetcher` (batches in order, priorities applied before
-    later draws, idempotent :meth:`stop`), with the sampling in a child process.
-    """
-
-    def __init__(
-        self,
-        client: Any,
-        table: str,
-        batch_size: int,
-        depth: int,
-        device: torch.device,
-        sampler_kwargs: dict[str, Any],
-        seed: int,
-    ) -> None:
-        self.device = device
-        self.process = SamplerProcess(client, table, batch_size, depth, sampler_kwargs, seed)
-        self.group = self.process.group
-
-    def start(self) -> ProcessPrefetcher:
-        self.process.start()
-        return self
-
-    @property
-    def wait_fraction(self) -> float:
-        return self.process.wait_fraction
-
-    def reset_wait(self) -> None:
-        self.process.reset_wait()
-
-    @property
-    def errors(self) -> int:
-        return self.process.errors
-
-    @property
-    def last_error(self) -> str | None:
-        return self.process.last_error
-
-    def set_beta(self, beta: float) -> None:
-        self.process.set_beta(beta)
-
-    def get(self, timeout_s: float) -> Sampled | None:
-        sb = self.process.get(timeout_s)
-        if sb is None:
-            return None
-        return Sampled(
-            ids=sb.ids,
-            batch=TorchBatch.from_numpy(sb.data, sb.weights, self.device),
-            policy_version=sb.data.get("policy_version"),
-        )
-
-    def update_priorities(self, ids: np.ndarray, priorities: np.ndarray) -> None:
-        self.process.update_priorities(ids, priorities)
-
-    def stop(self) -> None:
-        self.process.stop()
-
-
-@dataclass
 class LearnerCounters:
     """Counters saved with checkpoints and restored on resume."""
 
@@ -257,7 +73,7 @@ class LearnerCounters:
 
 
 class Learner:
-    """Trains the DQN from the replay and publishes immutable weight versions.
+    """Trains an agent from the replay and publishes immutable weight versions.
 
     Promises: :meth:`publish` stores a version strictly greater than every version
     this learner (or a checkpoint it resumed from) published; :meth:`checkpoint`
@@ -268,8 +84,7 @@ class Learner:
     def __init__(
         self,
         cfg: Any,
-        obs_space: gym.Space,
-        num_actions: int,
+        agent: Agent,
         client: Any,
         store: Any,
         tag: str,
@@ -277,15 +92,14 @@ class Learner:
         plain_config: dict[str, Any],
     ) -> None:
         self.cfg = cfg
-        self.obs_space = obs_space
-        self.num_actions = num_actions
+        self.agent = agent
         self.client = client
         self.store = store
         self.tag = tag
         self.plain_config = plain_config
         self.device = resolve_device(cfg.learner.device)
         set_torch_threads(cfg)
-        self.algo = DQN(cfg.model, cfg.algo, obs_space, num_actions, self.device, seed=cfg.seed)
+        self.algo = agent.learner(self.device, int(cfg.seed))
         self.counters = LearnerCounters()
         self.beta = float(cfg.replay.beta)  # importance-sampling exponent, annealed
         self._sampler: Any = None  # in-process sampler: sync mode and the prefetch thread
@@ -337,26 +151,25 @@ class Learner:
         latest = self.store.latest_version(self.tag)
         if latest is None:
             return False
-        version, tensors, _ = self.store.fetch(self.tag, latest)
+        version, tensors, meta = self.store.fetch(self.tag, latest)
         try:
-            load_tensors(self.algo.online, tensors)
+            self.algo.load_export(tensors, dict(meta))
         except (ValueError, RuntimeError) as exc:
             raise ValueError(
                 f"model.tag={self.tag!r} version {version} in the store is a different network "
                 f"than this config builds ({exc}); pick a new model.tag"
             ) from exc
-        self.algo.online.to(self.device)
-        self.algo.sync_target()
         self.counters.published_version = version
         logger.info("starting from published %s version %d", self.tag, version)
         return True
 
     # ------------------------------------------------------------------ weights
     def publish(self) -> int:
-        """Publish the online network as a new version; returns it."""
-        tensors, meta = export_for_edge(self.algo.online)
+        """Publish the agent's exported weights as a new version; returns it."""
+        tensors, meta = self.algo.export()
         meta = {
             **meta,
+            "agent": self.agent.name,
             "tag": self.tag,
             "env_id": str(self.cfg.env.id),
             "learner_updates": str(self.counters.updates),
@@ -369,10 +182,8 @@ class Learner:
         return version
 
     def weights_sha256(self) -> str:
-        """sha256 of the online network's exported tensors (bit-for-bit reproducibility)."""
-        import hashlib
-
-        tensors, _ = export_for_edge(self.algo.online)
+        """sha256 of the exported tensors (bit-for-bit reproducibility)."""
+        tensors, _ = self.algo.export()
         h = hashlib.sha256()
         for name in sorted(tensors):
             h.update(name.encode())
@@ -386,7 +197,7 @@ class Learner:
         with the sampler process, async runs never need one here."""
         if self._sampler is None:
             self._sampler = self.client.sampler(
-                self.cfg.replay.table, seed=int(self.cfg.seed), **self.cfg.replay.sampler_kwargs()
+                self.cfg.replay.table, seed=int(self.cfg.seed), **sampler_kwargs(self.cfg.replay)
             )
             self._sampler.beta = self.beta
         return self._sampler
@@ -415,12 +226,12 @@ class Learner:
                 self.cfg.replay.table,
                 batch,
                 depth,
-                self.device,
-                {**self.cfg.replay.sampler_kwargs(), "beta": self.beta},
+                self.algo.prepare,
+                {**sampler_kwargs(self.cfg.replay), "beta": self.beta},
                 seed=int(self.cfg.seed),
             ).start()
         else:
-            self.prefetcher = Prefetcher(self.sampler, batch, depth, self.device).start()
+            self.prefetcher = Prefetcher(self.sampler, batch, depth, self.algo.prepare).start()
 
     def stop_prefetch(self) -> None:
         if self.prefetcher is not None:
@@ -461,7 +272,7 @@ class Learner:
             return False
         item = Sampled(
             ids=sb.ids,
-            batch=TorchBatch.from_numpy(sb.data, sb.weights, self.device),
+            batch=self.algo.prepare(sb.data, sb.weights),
             policy_version=sb.data.get("policy_version"),
         )
         priorities = self._train_on(item)
@@ -488,12 +299,8 @@ class Learner:
     # ------------------------------------------------------------------ evaluation / checkpoints
     def evaluate(self, episodes: int | None = None) -> np.ndarray:
         env = self.cfg.env
-        returns = evaluate_policy(
-            self.algo.online,
-            env,
-            int(episodes or env.eval_episodes),
-            int(env.eval_seed),
-            self.device,
+        returns = evaluate_greedy(
+            self.algo.greedy(), env, int(episodes or env.eval_episodes), int(env.eval_seed)
         )
         self.counters.best_eval_return = max(self.counters.best_eval_return, float(returns.mean()))
         return returns
@@ -509,10 +316,11 @@ class Learner:
             "tag": self.tag,
             "weights_sha256": self.weights_sha256(),
         }
+        tensors, extras = self.algo.state()
         return save_checkpoint(
             self.checkpoint_dir,
-            self.algo.tensors(),
-            self.algo.optimizer_json(),
+            tensors,
+            extras,
             counters,
             self.plain_config,
             keep=int(self.cfg.learner.keep_checkpoints),
@@ -522,12 +330,4 @@ class Learner:
         self.stop_prefetch()
 
 
-__all__ = [
-    "Learner",
-    "LearnerCounters",
-    "Prefetcher",
-    "ProcessPrefetcher",
-    "Sampled",
-    "resolve_device",
-    "set_torch_threads",
-]
+__all__ = ["Learner", "LearnerCounters", "resolve_device", "set_torch_threads"]

@@ -18,7 +18,7 @@
 
 from replay.client import ReplayClient
 from replay.codec import PROTOCOL_VERSION
-from replay.config import ReplayConfig
+from replay.config import ReplayConfig, sampler_kwargs, table_config
 from replay.errors import (
     MalformedChunkError,
     RateLimiterConfigError,
@@ -39,6 +39,8 @@ __all__ = [
     "RateLimiterConfigError",
     "ReplayClient",
     "ReplayConfig",
+    "sampler_kwargs",
+    "table_config",
     "ReplayConnectionError",
     "ReplayError",
     "ReplaySampler",

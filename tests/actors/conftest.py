@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from actors.worker import transition_spec
-from conf import load_config, to_container
-from learner.models import build_q_network, export_for_edge
+from actors.spec import build_agent
+from agents.dqn.networks import build_q_network, export_for_edge
+from conf import from_container, load_config, to_container
 from replay import ReplayClient, TableConfig
 from replay.weights import WeightStore
 
@@ -33,7 +33,8 @@ def replay_table(redis_url: str, namespace: str) -> Callable[[dict[str, Any]], R
     def create(cfg: dict[str, Any], capacity: int = 50_000) -> ReplayClient:
         client = ReplayClient(redis_url, namespace=namespace)
         client.create_table(
-            TableConfig(name=cfg["replay"]["table"], capacity=capacity), transition_spec(cfg["env"])
+            TableConfig(name=cfg["replay"]["table"], capacity=capacity),
+            build_agent(from_container(cfg)).transition_spec(),
         )
         clients.append(client)
         return client

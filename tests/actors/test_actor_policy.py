@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from actors.policy import (
+from agents.dqn import networks as models
+from agents.dqn.actor import (
     NumpyDuelingPolicy,
     TorchPolicy,
     make_actor_policy,
 )
-from learner import models
 
 ROOT = Path(__file__).resolve().parents[2]
 BOX = gym.spaces.Box(-5.0, 5.0, (4,), np.float32)
@@ -110,7 +110,7 @@ def _exported(space: gym.Space = BOX, actions: int = 2, **cfg: Any) -> tuple[dic
 
 def _misfits() -> list[tuple[str, tuple[dict, dict], str]]:
     tensors, meta = _exported()
-    wrong_shape = {**tensors, "torso.1.bias": np.zeros(63, np.float32)}
+    wrong_shape = {**tensors, "torso.1.bias": np.zeros(127, np.float32)}
     extra = {**tensors, "torso.9.weight": np.zeros((2, 2), np.float32)}
     missing = {k: v for k, v in tensors.items() if k != "value.0.bias"}
     nan = {**tensors, "value.0.bias": np.full(1, np.nan, np.float32)}
@@ -118,11 +118,11 @@ def _misfits() -> list[tuple[str, tuple[dict, dict], str]]:
         (
             "hidden",
             _exported(hidden_sizes=[8]),
-            r"torso\.0\.weight is \[8, 4\], .* needs \[64, 4\]",
+            r"torso\.0\.weight is \[8, 4\], .* needs \[128, 4\]",
         ),
-        ("actions", _exported(actions=3), r"advantage\.0\.weight is \[3, 64\]"),
-        ("obs-size", _exported(GRID), r"torso\.0\.weight is \[64, 15\], .* needs \[64, 4\]"),
-        ("shape", (wrong_shape, meta), r"torso\.1\.bias is \[63\]"),
+        ("actions", _exported(actions=3), r"advantage\.0\.weight is \[3, 128\]"),
+        ("obs-size", _exported(GRID), r"torso\.0\.weight is \[128, 15\], .* needs \[128, 4\]"),
+        ("shape", (wrong_shape, meta), r"torso\.1\.bias is \[127\]"),
         ("extra", (extra, meta), r"unexpected \['torso\.9\.weight'\]"),
         ("missing", (missing, meta), r"missing \['value\.0\.bias'\]"),
         ("arch", (tensors, {**meta, "arch": "cnn_dueling"}), "arch 'cnn_dueling'"),
@@ -228,7 +228,7 @@ from actors.worker import ActorWorker
 from conf import load_config, to_container
 url, ns, tag = sys.argv[1:4]
 cfg = to_container(load_config(["actors.envs_per_actor=8", "actors.chunk_size=16", "seed=7"]))
-worker = ActorWorker(cfg, 0, url, ns, tag)
+worker = ActorWorker.from_config(cfg, 0, url, ns, tag)
 out = worker.collect(400)
 worker.stop()
 assert out["policy_version"] == 0 and out["transitions"] > 0, out

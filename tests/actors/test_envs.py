@@ -65,7 +65,6 @@ def test_module_colon_id_and_kwargs() -> None:
     [
         ({"id": "NoSuchEnv-v9"}, "NoSuchEnv-v9"),
         ({"id": "no_such_module:Foo-v0"}, "no_such_module"),
-        ({"id": "Pendulum-v1"}, "Discrete"),
         ({"id": "CartPole-v1", "kwargs": {"bogus": 1}}, "bogus"),
     ],
 )

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from actors.exploration import actor_epsilons, epsilon_greedy, epsilon_ladder, greedy_actions
+from agents.dqn.exploration import actor_epsilons, epsilon_greedy, epsilon_ladder, greedy_actions
 
 
 def test_ladder_matches_ape_x_formula() -> None:

@@ -11,16 +11,16 @@ import pytest
 import redis
 import torch
 
-from actors.worker import (
+from actors.reporting import (
     ACTOR_PROTOCOL_VERSION,
-    ActorConfigError,
-    ActorWorker,
     episodes_key,
     status_key,
     stop_key,
     switches_key,
 )
-from learner.models import build_q_network
+from actors.spec import ActorConfigError
+from actors.worker import ActorWorker
+from agents.dqn.networks import build_q_network
 
 TAG = "cartpole-test"  # the tag the `publish` fixture (conftest.py) writes to
 
@@ -36,7 +36,7 @@ def test_transitions_carry_the_policy_version_that_acted(
     cfg = make_cfg()
     client = replay_table(cfg)
     v0 = publish(cfg, seed=1)
-    worker = ActorWorker(cfg, 0, redis_url, namespace, TAG)
+    worker = ActorWorker.from_config(cfg, 0, redis_url, namespace, TAG)
     try:
         assert worker.policy_version == v0
         first = worker.collect(200)
@@ -70,14 +70,14 @@ def test_initial_priorities_are_td_errors_of_the_local_network(
     cfg = make_cfg()
     client = replay_table(cfg)
     publish(cfg, seed=3)
-    worker = ActorWorker(cfg, 0, redis_url, namespace, TAG)
+    worker = ActorWorker.from_config(cfg, 0, redis_url, namespace, TAG)
     try:
         worker.collect(300)
         sampler = client.sampler("replay", prioritized=True, alpha=1.0, priority_eps=0.0, seed=0)
         sb = sampler.sample(256, timeout_ms=2_000)
         d = sb.data
-        q = worker._policy.q_values(d["obs"]).astype(np.float64)
-        q_next = worker._policy.q_values(d["next_obs"]).astype(np.float64)
+        q = worker._policy.q.q_values(d["obs"]).astype(np.float64)
+        q_next = worker._policy.q.q_values(d["next_obs"]).astype(np.float64)
         td = d["reward"] + d["discount"] * q_next.max(1) - q[np.arange(len(q)), d["action"]]
         # With alpha = 1 the draw probability is proportional to the stored priority.
         ratio = sb.probabilities / np.abs(td)
@@ -91,22 +91,22 @@ def test_weight_polling_refuses_corrupt_and_misfit_blobs(
 ) -> None:
     cfg = make_cfg()
     replay_table(cfg)
-    worker = ActorWorker(cfg, 0, redis_url, namespace, TAG)
+    worker = ActorWorker.from_config(cfg, 0, redis_url, namespace, TAG)
     r = redis.Redis.from_url(redis_url)
     try:
         assert worker.policy_version == -1  # nothing published yet: own initial network
         # ... the learner's network seeded with seed * 1_000_003 + actor_id * 10_007
         probe = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)
         torch.manual_seed(cfg["seed"] * 1_000_003)
-        net = build_q_network(cfg["model"], worker.observation_space, worker.num_actions)
+        net = build_q_network(cfg["model"], worker.observation_space, int(worker.action_space.n))
         with torch.no_grad():
             expected = net(torch.from_numpy(probe)).numpy()
-        np.testing.assert_allclose(worker._policy.q_values(probe), expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(worker._policy.q.q_values(probe), expected, rtol=1e-5, atol=1e-6)
         assert worker.poll_weights() is False
         v0 = publish(cfg, seed=1)
         assert worker.poll_weights() is True and worker.policy_version == v0
         assert worker.poll_weights() is False  # unchanged: one GET, no fetch
-        before = worker._policy.q_values(probe)
+        before = worker._policy.q.q_values(probe)
 
         v1 = publish(cfg, seed=2)
         r.hset(f"fsrl:{namespace}:weights:{TAG}:v:{v1}", "blob", b"\x00garbage")
@@ -114,14 +114,14 @@ def test_weight_polling_refuses_corrupt_and_misfit_blobs(
         assert worker.policy_version == v0 and worker.stats()["weights_refused"] == 1
         assert worker.poll_weights() is False  # the refused version is not fetched again
         assert worker.stats()["weights_refused"] == 1
-        np.testing.assert_array_equal(worker._policy.q_values(probe), before)  # kept v0
+        np.testing.assert_array_equal(worker._policy.q.q_values(probe), before)  # kept v0
 
         caplog.set_level(logging.WARNING, logger="actors.worker")
         publish(cfg, seed=3, hidden_sizes=[8])  # sound blob, wrong architecture
         assert worker.poll_weights() is False
         width = cfg["model"]["hidden_sizes"][0]
         assert f"torso.0.weight is [8, 4], the network needs [{width}, 4]" in caplog.text
-        np.testing.assert_array_equal(worker._policy.q_values(probe), before)
+        np.testing.assert_array_equal(worker._policy.q.q_values(probe), before)
         assert worker.policy_version == v0 and worker.stats()["weights_refused"] == 2
 
         v3 = publish(cfg, seed=4)
@@ -137,7 +137,7 @@ def test_weight_polling_refuses_corrupt_and_misfit_blobs(
 def test_episode_stream_and_heartbeat(make_cfg, replay_table, redis_url, namespace) -> None:
     cfg = make_cfg()
     replay_table(cfg)
-    worker = ActorWorker(cfg, 1 % int(cfg["actors"]["num"]), redis_url, namespace, TAG)
+    worker = ActorWorker.from_config(cfg, 1 % int(cfg["actors"]["num"]), redis_url, namespace, TAG)
     r = redis.Redis.from_url(redis_url)
     try:
         worker.collect(400)
@@ -163,15 +163,15 @@ def test_collect_is_deterministic_given_the_seed(
     replay_table(cfg)
     results = []
     for _ in range(2):
-        worker = ActorWorker(cfg, 0, redis_url, namespace, TAG)
+        worker = ActorWorker.from_config(cfg, 0, redis_url, namespace, TAG)
         worker.collect(300)
-        results.append((worker._obs.copy(), worker.stats()["episodes"], worker._ep_length.copy()))
+        results.append((worker._obs.copy(), worker.stats()["episodes"], worker._book.length.copy()))
         worker.stop()
     np.testing.assert_array_equal(results[0][0], results[1][0])
     assert results[0][1:2] == results[1][1:2]
     np.testing.assert_array_equal(results[0][2], results[1][2])
     with pytest.raises(ValueError, match="multiple of actors.envs_per_actor=2"):
-        ActorWorker(cfg, 0, redis_url, namespace, TAG).collect(3)
+        ActorWorker.from_config(cfg, 0, redis_url, namespace, TAG).collect(3)
 
 
 def test_run_ends_on_stop_key_and_on_stop(make_cfg, replay_table, redis_url, namespace) -> None:
@@ -179,7 +179,7 @@ def test_run_ends_on_stop_key_and_on_stop(make_cfg, replay_table, redis_url, nam
     client = replay_table(cfg)
     r = redis.Redis.from_url(redis_url)
     try:
-        worker = ActorWorker(cfg, 0, redis_url, namespace, TAG)
+        worker = ActorWorker.from_config(cfg, 0, redis_url, namespace, TAG)
         out: dict = {}
         thread = threading.Thread(target=lambda: out.update(worker.run()))
         thread.start()
@@ -209,23 +209,23 @@ def test_run_ends_on_stop_key_and_on_stop(make_cfg, replay_table, redis_url, nam
 def test_budget_and_bad_config(make_cfg, replay_table, redis_url, namespace) -> None:
     cfg = make_cfg()
     replay_table(cfg)
-    worker = ActorWorker(cfg, 0, redis_url, namespace, TAG)
+    worker = ActorWorker.from_config(cfg, 0, redis_url, namespace, TAG)
     stats = worker.run(max_env_steps=100)
     assert stats["env_steps"] == 100
     worker.stop()
     with pytest.raises(ActorConfigError, match="actor_id=5"):
-        ActorWorker(cfg, 5, redis_url, namespace, TAG)
-    broken = {**cfg, "algo": {k: v for k, v in cfg["algo"].items() if k != "n_step"}}
+        ActorWorker.from_config(cfg, 5, redis_url, namespace, TAG)
+    broken = {**cfg, "algo": {**cfg["algo"], "n_step": 0}}
     with pytest.raises(ActorConfigError, match="algo.n_step"):
-        ActorWorker(broken, 0, redis_url, namespace, TAG)
+        ActorWorker.from_config(broken, 0, redis_url, namespace, TAG)
 
 
 def test_dict_observation_env_masks_actions_and_flattens_columns(
     make_cfg, replay_table, redis_url, namespace
 ) -> None:
-    cfg = make_cfg("env=tetris", "actors.eps_base=1.0", "actors.eps_alpha=0.0")  # always explore
+    cfg = make_cfg("env=tetris", "algo.eps_base=1.0", "algo.eps_alpha=0.0")  # always explore
     client = replay_table(cfg)
-    worker = ActorWorker(cfg, 0, redis_url, namespace, TAG)
+    worker = ActorWorker.from_config(cfg, 0, redis_url, namespace, TAG)
     try:
         worker.collect(120)
         data = sample_all(client, 512)

@@ -24,7 +24,7 @@ def test_actor_keeps_writing_across_a_redis_restart(
 ) -> None:
     cfg = make_cfg("actors.heartbeat_interval_s=0.1", "actors.weight_poll_interval_s=0.05")
     client = replay_table(cfg)
-    worker = ActorWorker(cfg, 0, redis_url, namespace, TAG)
+    worker = ActorWorker.from_config(cfg, 0, redis_url, namespace, TAG)
     out: dict = {}
 
     def run() -> None:

@@ -7,7 +7,9 @@ import time
 import pytest
 import redis
 
-from actors.worker import create_remote_actor, life_key, status_key
+from actors.remote import create_remote_actor
+from actors.reporting import life_key, status_key
+from actors.spec import ActorSpec
 
 TAG = "cartpole-test"
 
@@ -34,7 +36,7 @@ def test_killed_actor_is_restarted_and_continues_writing(
     )
     client = replay_table(cfg, capacity=200_000)
     r = redis.Redis.from_url(redis_url)
-    handle = create_remote_actor(cfg, 0, redis_url, namespace, TAG)
+    handle = create_remote_actor(ActorSpec.from_config(cfg, 0, redis_url, namespace, TAG))
     try:
         run_ref = handle.run.remote()
         wait_for(lambda: client.size("replay") > 500, 60, "the first transitions")

@@ -18,7 +18,7 @@ PRESETS = [
 @pytest.mark.parametrize(("preset", "arch"), PRESETS)
 def test_env_preset_builds_and_picks_its_arch(preset: str, arch: str) -> None:
     from actors.envs import VectorStepper, make_single_env, make_vector_env
-    from learner.models import resolve_arch
+    from agents.dqn.networks import resolve_arch
 
     cfg = conf.load_config([f"env={preset}"])
     env_cfg = conf.to_container(cfg)["env"]

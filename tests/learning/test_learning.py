@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-import torch
 
 import conf
+from actors.spec import build_agent
 from conf.schema import Config
-from learner.evaluate import env_spaces, evaluate_policy, make_env
+from learner.evaluate import make_env
+from learner.evaluation import evaluate_greedy
 from learner.main import run
-from learner.models import build_q_network
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -63,11 +63,9 @@ def random_policy_returns(env_cfg: Any, episodes: int, seed: int) -> np.ndarray:
 
 
 def untrained_returns(cfg: Config) -> np.ndarray:
-    """Greedy play of a freshly initialised network (seeded like the run's learner)."""
-    obs_space, num_actions = env_spaces(cfg.env)
-    torch.manual_seed(cfg.seed)
-    model = build_q_network(cfg.model, obs_space, num_actions)
-    return evaluate_policy(model, cfg.env, cfg.env.eval_episodes, cfg.env.eval_seed)
+    """Greedy play of the agent's freshly initialised learner (seeded like the run's)."""
+    greedy = build_agent(cfg).learner("cpu", int(cfg.seed)).greedy()
+    return evaluate_greedy(greedy, cfg.env, cfg.env.eval_episodes, cfg.env.eval_seed)
 
 
 def check_learns(cfg: Config, run_dir: Path, threshold: float) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 import conf
-from learner.dqn import DQN, TorchBatch
+from agents.dqn.learner import DQN, TorchBatch
 
 BOX = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
 CPU = torch.device("cpu")

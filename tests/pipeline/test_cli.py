@@ -7,11 +7,11 @@ import pytest
 import torch
 
 import conf
+from agents.dqn.networks import build_q_network, export_for_edge
 from learner.cold_start import cold_start
 from learner.cold_start import main as cold_start_main
 from learner.evaluate import evaluate_policy, leaderboard
 from learner.evaluate import main as evaluate_main
-from learner.models import build_q_network, export_for_edge
 from replay.weights import WeightStore
 
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import conf
+from agents.dqn.learner import DQN, TorchBatch, huber
 from learner.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
-from learner.dqn import DQN, TorchBatch, huber
 from learner.learner import resolve_device
 from learner.metrics import MetricsLogger
 
@@ -61,7 +61,9 @@ def test_priorities_are_td_errors_of_the_n_step_double_q_target(double_q: bool) 
         boot = algo.target(batch.next_obs).gather(1, best).squeeze(1)
         y = batch.reward + batch.discount * boot
     prios, stats = algo.update(batch)
-    np.testing.assert_allclose(prios, (y - q).abs().numpy() + cfg.algo.priority_eps, rtol=1e-5)
+    np.testing.assert_allclose(
+        prios, (y - q).abs().numpy() + cfg.algo.td_priority_offset, rtol=1e-5
+    )
     assert stats["losses/td_loss"] > 0
     # Terminated rows: the target is the reward alone.
     np.testing.assert_allclose(

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from conf.schema import ModelConfig
-from learner.models import (
+from agents.dqn.networks import (
     build_q_network,
     export_for_edge,
     load_tensors,
     model_config_from_metadata,
     resolve_arch,
 )
+from conf.schema import ModelConfig
 
 BOX = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
 GRID = gym.spaces.Box(0, 3, (2, 8, 8), np.uint8)

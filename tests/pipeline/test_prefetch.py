@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from learner.learner import Prefetcher
+from agents.dqn.learner import TorchBatch
+from learner.prefetch import Prefetcher
 from replay import ReplayClient, TableConfig, TransitionSpec
 
 N = 4096
@@ -24,7 +25,10 @@ def test_each_prefetched_batch_spans_the_whole_replay(redis_url: str, namespace:
         w.append(batch, np.ones(N))
         w.flush(timeout_ms=2000)
     sampler = client.sampler("replay", prioritized=True, seed=0)
-    prefetcher = Prefetcher(sampler, batch_size=64, depth=16, device=torch.device("cpu"))
+    cpu = torch.device("cpu")
+    prefetcher = Prefetcher(
+        sampler, batch_size=64, depth=16, prepare=lambda d, w: TorchBatch.from_numpy(d, w, cpu)
+    )
     assert prefetcher.group == 8
     prefetcher.start()
     try:

@@ -16,6 +16,7 @@ from replay import (
     ReplayTimeoutError,
     TableConfig,
     TransitionSpec,
+    table_config,
 )
 
 
@@ -43,10 +44,10 @@ def test_sane_configs_are_accepted() -> None:
         "replay", capacity=1000, min_size_to_sample=100, samples_per_insert=8.0, error_buffer=16.0
     )
     TableConfig("replay", min_size_to_sample=10, samples_per_insert=1.0, error_buffer=(0.0, 20.0))
-    cfg = ReplayConfig(capacity=5000, min_size_to_sample=0, samples_per_insert=0.0).table_config()
+    cfg = table_config(ReplayConfig(capacity=5000, min_size_to_sample=0, samples_per_insert=0.0))
     assert cfg.min_size_to_sample == 1 and not cfg.rate_limited
     with pytest.raises(RateLimiterConfigError):
-        ReplayConfig(samples_per_insert=2.0, error_buffer=1.0).table_config()
+        table_config(ReplayConfig(samples_per_insert=2.0, error_buffer=1.0))
 
 
 def test_samples_wait_for_min_size(client: ReplayClient, spec: TransitionSpec) -> None:

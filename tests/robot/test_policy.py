@@ -11,8 +11,8 @@ import torch
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
+from agents.dqn.networks import build_q_network, export_for_edge
 from envs.gopigo_bridge.client import EdgeClient, EdgeReplyError
-from learner.models import build_q_network, export_for_edge
 from robot_edge import protocol as P
 from robot_edge.policy import NumpyPolicy, PolicyError
 from robot_edge.server import EdgeServer

@@ -7,9 +7,9 @@ import numpy as np
 import redis
 import torch
 
+from agents.dqn.networks import build_q_network, export_for_edge
 from envs.gopigo_bridge.client import EdgeClient
 from envs.gopigo_bridge.relay import WeightRelay, metrics_by_version, metrics_stream
-from learner.models import build_q_network, export_for_edge
 from replay.weights import WeightStore
 from robot_edge import protocol as P
 from robot_edge.server import EdgeServer

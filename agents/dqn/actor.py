@@ -1,4 +1,4 @@
-"""The actor's Q-function: numpy for ``mlp_dueling``, torch (imported lazily) for the rest.
+"""The DQN actor's Q-function: numpy for ``mlp_dueling``, torch (imported lazily) for the rest.
 
 An actor only runs small forward passes (a batch of ``envs_per_actor`` observations to
 act, a chunk of transitions for initial priorities), so for the default dueling MLP it
@@ -9,7 +9,7 @@ saves each actor process about a second of CPU at start-up. ``cnn_dueling`` and
 
 Both follow :class:`ActorPolicy`: ``q_values(obs)`` on a batch as the vector env returns
 it, ``load(tensors, metadata)`` with the weight store's tensors (names and shapes of
-``learner.models.export_for_edge``), and ``ensure_weights()`` for the seeded initial
+``agents.dqn.networks.export_for_edge``), and ``ensure_weights()`` for the seeded initial
 network an actor acts with before any version is published.
 """
 
@@ -23,22 +23,25 @@ from typing import Any, Protocol
 import numpy as np
 from gymnasium import spaces
 
-from learner.archs import MASK_KEY, resolve_arch
+from agents.dqn.archs import MASK_KEY, resolve_arch
+from conf import as_section
+from conf.sections import ModelConfig
+from robot_edge.policy import NumpyPolicy
 
 logger = logging.getLogger(__name__)
 
 
-class ActorPolicy(Protocol):
-    """What the actor needs from its Q-function.
+class QFunction(Protocol):
+    """What the DQN actor policy needs from its Q-function copy.
 
     * ``q_values(obs)`` — Q-values ``[B, A]`` (float32) for a batch: an array ``[B, ...]``
       or a dict of arrays keyed like the observation space; where ``obs["action_mask"]``
-      is 0 the value is ``-inf`` (like ``learner.models.QNetwork.forward``).
+      is 0 the value is ``-inf`` (like ``agents.dqn.networks.QNetwork.forward``).
     * ``load(tensors, metadata)`` — act with these weights from now on; raises
       ``ValueError`` naming the tensor or value that does not fit, and then keeps the
       weights it had.
     * ``ensure_weights()`` — when nothing was loaded yet, take the seeded initial network
-      (``learner.models.build_q_network`` after ``torch.manual_seed(seed)``).
+      (``agents.dqn.networks.build_q_network`` after ``torch.manual_seed(seed)``).
     """
 
     arch: str
@@ -58,13 +61,11 @@ def _masked(q: np.ndarray, obs: Any) -> np.ndarray:
     return q
 
 
-def _seeded_network(
-    model_cfg: Mapping[str, Any], obs_space: spaces.Space, num_actions: int, seed: int
-) -> Any:
+def _seeded_network(model_cfg: Any, obs_space: spaces.Space, num_actions: int, seed: int) -> Any:
     """The learner's network for ``model_cfg``, initialised after ``torch.manual_seed(seed)``."""
     import torch
 
-    from learner.models import build_q_network
+    from agents.dqn.networks import build_q_network
 
     torch.manual_seed(seed)
     net = build_q_network(model_cfg, obs_space, num_actions)
@@ -75,7 +76,7 @@ def _seeded_network(
 class NumpyDuelingPolicy:
     """``mlp_dueling`` evaluated with numpy; never imports torch once weights are loaded.
 
-    Promises: the same Q-values as ``learner.models.MLPDuelingQ`` for the same weights
+    Promises: the same Q-values as ``agents.dqn.networks.MLPDuelingQ`` for the same weights
     (float32; a Dict observation is flattened like ``MLPDuelingQ.features``: keys other
     than ``action_mask`` in sorted order, each flattened, concatenated; then
     ``input_scale`` of ``model_cfg``); :meth:`load` accepts exactly the tensors whose
@@ -93,14 +94,12 @@ class NumpyDuelingPolicy:
         num_actions: int,
         seed: int,
     ) -> None:
-        from robot_edge.policy import NumpyPolicy
-
         self._numpy_policy_cls = NumpyPolicy
-        self.model_cfg = dict(model_cfg)
+        self.model_cfg = as_section(ModelConfig, dict(model_cfg))
         self.obs_space = obs_space
         self.num_actions = int(num_actions)
         self.seed = int(seed)
-        self.input_scale = float(self.model_cfg.get("input_scale", 1.0))
+        self.input_scale = float(self.model_cfg.input_scale)
         if isinstance(obs_space, spaces.Dict):
             self.obs_keys = sorted(k for k in obs_space.spaces if k != MASK_KEY)
             sizes = [int(np.prod(obs_space.spaces[k].shape or ())) for k in self.obs_keys]
@@ -110,10 +109,10 @@ class NumpyDuelingPolicy:
                 raise ValueError(f"observation space {obs_space} has no shape")
             self.obs_keys = []
             self.obs_dim = int(np.prod(obs_space.shape))
-        hidden = [int(h) for h in self.model_cfg.get("hidden_sizes", [64, 64])]
+        hidden = [int(h) for h in self.model_cfg.hidden_sizes]
         if not hidden:
             raise ValueError("model.hidden_sizes is empty: mlp_dueling needs a torso layer")
-        head = int(self.model_cfg.get("head_hidden_size", 0) or 0)
+        head = int(self.model_cfg.head_hidden_size or 0)
         self.expected_shapes = _dueling_shapes(self.obs_dim, hidden, head, self.num_actions)
         self._net: Any = None  # a robot_edge.policy.NumpyPolicy once weights are loaded
 
@@ -178,7 +177,7 @@ class NumpyDuelingPolicy:
     def ensure_weights(self) -> None:
         if self._net is not None:
             return
-        from learner.models import export_for_edge
+        from agents.dqn.networks import export_for_edge
 
         net = _seeded_network(self.model_cfg, self.obs_space, self.num_actions, self.seed)
         self.load(*export_for_edge(net))
@@ -188,7 +187,7 @@ class NumpyDuelingPolicy:
 def _dueling_shapes(
     obs_dim: int, hidden: Sequence[int], head: int, num_actions: int
 ) -> dict[str, tuple[int, ...]]:
-    """Tensor names and shapes of ``learner.models.MLPDuelingQ`` (its ``state_dict``)."""
+    """Tensor names and shapes of ``agents.dqn.networks.MLPDuelingQ`` (its ``state_dict``)."""
     shapes: dict[str, tuple[int, ...]] = {}
 
     def linear_stack(prefix: str, sizes: Sequence[int]) -> None:
@@ -235,9 +234,9 @@ def _json_float(meta: Mapping[str, str], key: str) -> float:
 class TorchPolicy:
     """The learner's torch module (``cnn_dueling``, ``candidate_scorer``) on the actor's CPU.
 
-    Promises: exactly ``learner.models.build_q_network(model_cfg, ...)`` seeded with
+    Promises: exactly ``agents.dqn.networks.build_q_network(model_cfg, ...)`` seeded with
     ``torch.manual_seed(seed)`` at construction, evaluated under ``torch.no_grad()`` with
-    ``torch_threads`` intra-op threads; :meth:`load` is ``learner.models.load_tensors``
+    ``torch_threads`` intra-op threads; :meth:`load` is ``agents.dqn.networks.load_tensors``
     (a misfit raises ``ValueError`` and leaves the weights as they were).
     """
 
@@ -257,13 +256,13 @@ class TorchPolicy:
         self.arch = str(self._net.arch)
 
     def q_values(self, obs: Any) -> np.ndarray:
-        from learner.models import obs_to_tensor
+        from agents.dqn.networks import obs_to_tensor
 
         with self._torch.no_grad():
             return self._net(obs_to_tensor(obs)).numpy()
 
     def load(self, tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None) -> None:
-        from learner.models import load_tensors
+        from agents.dqn.networks import load_tensors
 
         arch = (metadata or {}).get("arch", self.arch)
         if arch != self.arch:
@@ -286,21 +285,22 @@ def make_actor_policy(
     num_actions: int,
     seed: int,
     torch_threads: int = 1,
-) -> ActorPolicy:
+) -> QFunction:
     """The policy for ``model_cfg["arch"]`` (``auto`` resolved from ``obs_space``).
 
     ``mlp_dueling`` → :class:`NumpyDuelingPolicy` (no torch until :meth:`ensure_weights`
     needs the seeded initial network); anything else → :class:`TorchPolicy`.
     """
-    arch = resolve_arch(str(model_cfg.get("arch", "auto")), obs_space)
-    cfg = {**model_cfg, "arch": arch}
+    model = as_section(ModelConfig, dict(model_cfg))
+    arch = resolve_arch(str(model.arch), obs_space)
+    cfg = {**model.__dict__, "arch": arch}
     if arch == "mlp_dueling":
         return NumpyDuelingPolicy(cfg, obs_space, num_actions, seed)
     return TorchPolicy(cfg, obs_space, num_actions, seed, torch_threads)
 
 
 __all__ = [
-    "ActorPolicy",
+    "QFunction",
     "NumpyDuelingPolicy",
     "TorchPolicy",
     "check_shapes",

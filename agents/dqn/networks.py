@@ -51,17 +51,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from learner.archs import ARCHS, CANDIDATES_KEY, MASK_KEY, resolve_arch
+from agents.dqn.archs import ARCHS, CANDIDATES_KEY, MASK_KEY, resolve_arch
+from agents.registry import load_object
+from conf import as_section
+from conf.sections import ModelConfig
 
 logger = logging.getLogger(__name__)
 
 Obs = Tensor | Mapping[str, Tensor]
-
-
-def _get(cfg: Any, name: str, default: Any = None) -> Any:
-    if isinstance(cfg, Mapping):
-        return cfg.get(name, default)
-    return getattr(cfg, name, default)
 
 
 def _mlp(sizes: Sequence[int]) -> nn.ModuleList:
@@ -91,7 +88,13 @@ def _flat_dim(obs_space: gym.Space) -> int:
 
 
 class QNetwork(nn.Module):
-    """Base of fsrl's Q-networks: ``forward(obs) -> Q [B, A]`` with action masking."""
+    """Base of fsrl's Q-networks: ``forward(obs) -> Q [B, A]`` with action masking.
+
+    Your own network (``model.arch=package.module:Name``) subclasses it: its constructor
+    takes ``(observation_space, num_actions, model)`` (the typed ``model`` section), calls
+    ``super().__init__(num_actions, model.input_scale)`` and implements :meth:`q_values`.
+    Actors then run it with torch; ``export`` publishes its ``state_dict``.
+    """
 
     arch: str = ""
 
@@ -251,19 +254,29 @@ def build_q_network(model_cfg: Any, obs_space: gym.Space, num_actions: int) -> Q
 
     ``forward`` takes a Tensor or dict of Tensors ``[B, ...]`` and returns Q ``[B, A]``.
     """
-    arch = resolve_arch(str(_get(model_cfg, "arch", "auto")), obs_space)
-    hidden = list(_get(model_cfg, "hidden_sizes", [64, 64]))
-    head_hidden = int(_get(model_cfg, "head_hidden_size", 0) or 0)
-    scale = float(_get(model_cfg, "input_scale", 1.0))
+    model = as_section(ModelConfig, model_cfg)
+    arch = resolve_arch(str(model.arch), obs_space)
+    if ":" in arch:  # the user's own network, found on the Python path
+        cls = load_object(arch, "model.arch")
+        if not (isinstance(cls, type) and issubclass(cls, QNetwork)):
+            raise ValueError(
+                f"model.arch={arch!r} is not a subclass of agents.dqn.networks.QNetwork"
+            )
+        net: QNetwork = cls(obs_space, num_actions, model)  # type: ignore[call-arg,arg-type]
+        net.arch = arch
+        return net
+    hidden = list(model.hidden_sizes)
+    head_hidden = int(model.head_hidden_size or 0)
+    scale = float(model.input_scale)
     if arch == "mlp_dueling":
         return MLPDuelingQ(obs_space, num_actions, hidden, head_hidden, scale)
     if arch == "cnn_dueling":
         return CNNDuelingQ(
             obs_space,
             num_actions,
-            list(_get(model_cfg, "cnn_channels", [32, 64])),
-            list(_get(model_cfg, "cnn_kernel_sizes", [3, 3])),
-            list(_get(model_cfg, "cnn_strides", [1, 1])),
+            list(model.cnn_channels),
+            list(model.cnn_kernel_sizes),
+            list(model.cnn_strides),
             hidden,
             head_hidden,
             scale,

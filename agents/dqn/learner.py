@@ -13,7 +13,7 @@ bootstraps)::
     y_i    = R_i + discount_i * Q_target(s'_i, a*_i)   (0 when s'_i has no valid action)
     δ_i    = y_i - Q_online(s_i, a_i)
     loss   = mean_i w_i * huber(δ_i)                   (w_i: importance weights)
-    p_i    = |δ_i| + priority_eps                      (new priorities)
+    p_i    = |δ_i| + td_priority_offset                      (new priorities)
 """
 
 from __future__ import annotations
@@ -28,13 +28,18 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from learner.models import QNetwork, build_q_network
+from agents.core import AgentLearner, Metadata, Observation, Tensors
+from agents.dqn.networks import (
+    QNetwork,
+    build_q_network,
+    export_for_edge,
+    load_tensors,
+    obs_to_tensor,
+)
+from conf import as_section
+from conf.schema import DQNConfig
 
 logger = logging.getLogger(__name__)
-
-
-def _get(cfg: Any, name: str) -> Any:
-    return cfg[name] if isinstance(cfg, Mapping) else getattr(cfg, name)
 
 
 def split_obs(data: Mapping[str, Any], prefix: str) -> Any:
@@ -95,11 +100,11 @@ def _adam(params: list[nn.Parameter], lr: float, eps: float) -> torch.optim.Adam
         return torch.optim.Adam(params, lr=lr, eps=eps)
 
 
-class DQN:
+class DQN(AgentLearner):
     """Double/dueling n-step DQN with prioritized-replay weights and a hard-updated target net.
 
     Promises: :meth:`update` changes the online network by one Adam step and returns
-    ``|δ| + priority_eps`` per transition (finite, > 0); the target network equals the
+    ``|δ| + td_priority_offset`` per transition (finite, > 0); the target network equals the
     online network right after construction, after :meth:`load_state` and every
     ``target_update_interval_updates`` updates. Same seed, same batches → same weights.
     """
@@ -113,13 +118,14 @@ class DQN:
         device: torch.device,
         seed: int = 0,
     ) -> None:
+        algo = as_section(DQNConfig, algo_cfg)
         self.device = device
-        self.gamma = float(_get(algo_cfg, "gamma"))
-        self.double_q = bool(_get(algo_cfg, "double_q"))
-        self.huber_delta = float(_get(algo_cfg, "huber_delta"))
-        self.max_grad_norm = float(_get(algo_cfg, "max_grad_norm"))
-        self.priority_eps = float(_get(algo_cfg, "priority_eps"))
-        self.target_update_interval = int(_get(algo_cfg, "target_update_interval_updates"))
+        self.gamma = float(algo.gamma)
+        self.double_q = bool(algo.double_q)
+        self.huber_delta = float(algo.huber_delta)
+        self.max_grad_norm = float(algo.max_grad_norm)
+        self.td_priority_offset = float(algo.td_priority_offset)
+        self.target_update_interval = int(algo.target_update_interval_updates)
         torch.manual_seed(seed)
         self.online: QNetwork = build_q_network(model_cfg, obs_space, num_actions).to(device)
         self.target: QNetwork = build_q_network(model_cfg, obs_space, num_actions).to(device)
@@ -127,13 +133,45 @@ class DQN:
         self.target.requires_grad_(False)
         self.optimizer = _adam(
             list(self.online.parameters()),
-            lr=float(_get(algo_cfg, "lr")),
-            eps=float(_get(algo_cfg, "adam_eps")),
+            lr=float(algo.lr),
+            eps=float(algo.adam_eps),
         )
         self.updates = 0
 
     def sync_target(self) -> None:
         self.target.load_state_dict(self.online.state_dict())
+
+    # ------------------------------------------------------------------ the agent contract
+    def prepare(self, batch: Mapping[str, np.ndarray], weights: np.ndarray) -> TorchBatch:
+        return TorchBatch.from_numpy(batch, weights, self.device)
+
+    def export(self) -> tuple[Tensors, Metadata]:
+        return export_for_edge(self.online)
+
+    def load_export(self, tensors: Tensors, metadata: Metadata) -> None:
+        try:
+            load_tensors(self.online, tensors)
+        except (ValueError, RuntimeError) as exc:
+            raise ValueError(str(exc)) from exc
+        self.online.to(self.device)
+        self.sync_target()
+
+    def state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        return self.tensors(), self.optimizer_json()
+
+    def greedy(self) -> Any:
+        net, device = self.online, self.device
+
+        @torch.no_grad()
+        def act(obs: Observation) -> np.ndarray:
+            was_training = net.training
+            net.eval()
+            try:
+                return net(obs_to_tensor(obs, device)).argmax(dim=1).cpu().numpy()
+            finally:
+                net.train(was_training)
+
+        return act
 
     def update(self, batch: TorchBatch) -> tuple[np.ndarray, dict[str, float]]:
         """One gradient step on ``batch``; returns (new priorities, loss statistics)."""
@@ -167,7 +205,7 @@ class DQN:
         if self.updates % self.target_update_interval == 0:
             self.sync_target()
         td_abs = td.detach().abs()
-        priorities = (td_abs + self.priority_eps).cpu().numpy().astype(np.float64)
+        priorities = (td_abs + self.td_priority_offset).cpu().numpy().astype(np.float64)
         stats = {
             "losses/td_loss": float(loss.detach()),
             "losses/q_mean": float(q_taken.detach().mean()),

@@ -1,0 +1,173 @@
+"""The sections of an fsrl run that say what is learned: env, model, algo, actors, learner.
+
+Every field is documented where it is declared, with its unit in its name; every
+default is what the default run (``python -m learner.main``) uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class EnvConfig:
+    """Which environment every actor (and the evaluator) builds."""
+
+    # Gymnasium id; "module:Id" imports ``module`` first (it registers ``Id``).
+    id: str = "CartPole-v1"
+    # Keyword arguments passed to ``gymnasium.make``.
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    # Time limit in steps (truncation); null keeps the registered limit.
+    max_episode_steps: int | None = None
+    # Episodes played by each greedy evaluation.
+    eval_episodes: int = 20
+    # Seed of the first evaluation episode; episode i uses eval_seed + i (fixed seeds).
+    eval_seed: int = 1_000_000
+    # Evaluation mean return at which this environment counts as solved (null: none).
+    solved_return: float | None = None
+
+
+@dataclass
+class ModelConfig:
+    """The Q-network family and its size; ``tag`` names the versioned weight line."""
+
+    # Weight line in the store (versions are per tag); null derives "<env>-<arch>".
+    tag: str | None = None
+    # mlp_dueling | cnn_dueling | candidate_scorer | auto (chosen from the observation space).
+    arch: str = "auto"
+    # Widths of the shared torso (MLP) or of the per-candidate scorer (candidate_scorer).
+    hidden_sizes: list[int] = field(default_factory=lambda: [128, 128])
+    # Width of the value and advantage heads' hidden layer (0: linear heads).
+    head_hidden_size: int = 0
+    # CNN channels per conv layer (cnn_dueling).
+    cnn_channels: list[int] = field(default_factory=lambda: [32, 64])
+    # CNN kernel sizes per conv layer (cnn_dueling).
+    cnn_kernel_sizes: list[int] = field(default_factory=lambda: [3, 3])
+    # CNN strides per conv layer (cnn_dueling).
+    cnn_strides: list[int] = field(default_factory=lambda: [1, 1])
+    # Observations are multiplied by this before the network (e.g. 1/255 for pixels).
+    input_scale: float = 1.0
+
+
+@dataclass
+class AlgoConfig:
+    """What every agent's ``algo`` section has; an agent's own section extends it."""
+
+    # The agent: a built-in (dqn, sac) or your own as "package.module:ClassName".
+    name: str = "dqn"
+    # Discount per environment step.
+    gamma: float = 0.99
+    # Rewards folded into one transition by the actors (targets use the stored discount).
+    n_step: int = 3
+    # Transitions per learner update.
+    batch_size: int = 128
+    # Importance-sampling exponent reached at the end of the budget, annealed linearly
+    # from replay.beta (the priority exponent is replay.alpha).
+    priority_beta_final: float = 1.0
+
+
+@dataclass
+class DQNConfig(AlgoConfig):
+    """Ape-X DQN: double Q, dueling heads, n-step targets, prioritized replay, ε ladder.
+
+    The defaults are what ``algo=dqn`` runs (tuned for CartPole, docs/benchmarks.md,
+    "CartPole tuning"): a target copy every 50 updates moves values along the 500-step
+    episodes ~5x sooner than every 250, and lr 2e-3 keeps up with it.
+    """
+
+    # Double DQN: the online net picks the next action, the target net scores it.
+    double_q: bool = True
+    # Adam learning rate.
+    lr: float = 2e-3
+    # Adam epsilon.
+    adam_eps: float = 1e-5
+    # Learner updates between hard copies of the online net into the target net.
+    target_update_interval_updates: int = 50
+    # Global gradient-norm clip (0 disables).
+    max_grad_norm: float = 10.0
+    # Huber loss threshold (delta) on the TD error.
+    huber_delta: float = 1.0
+    # Added to |TD| to form a new priority, so nothing gets priority 0 (the sampler's
+    # own replay.priority_eps is added again when it turns priorities into probabilities).
+    td_priority_offset: float = 1e-3
+    # Ape-X exploration ladder over every actor x env slot i of N:
+    # eps_i = eps_base ** (1 + eps_alpha * i / (N - 1)).
+    eps_base: float = 0.4
+    # Exponent of the exploration ladder.
+    eps_alpha: float = 7.0
+
+
+@dataclass
+class ActorsConfig:
+    """The Ray actor workers that play the environment and feed the replay."""
+
+    # Number of actor workers.
+    num: int = 2
+    # Environments stepped in lock-step by each actor (one batched forward per step).
+    envs_per_actor: int = 8
+    # Transitions per chunk written to the replay.
+    chunk_size: int = 64
+    # Seconds between checks of the latest weight version (one GET; the blob only when
+    # it changed): actors acting on weights a few hundred updates old needed more
+    # updates to solve CartPole.
+    weight_poll_interval_s: float = 0.05
+    # Longest a partial chunk waits before it is sent, and longest one flush waits on
+    # the rate limiter before the actor checks in (heartbeat, stop), milliseconds.
+    flush_timeout_ms: int = 1_000
+    # CPUs reserved per actor in Ray (fractions allowed).
+    num_cpus_per_actor: float = 0.5
+    # Times Ray restarts a crashed actor (-1: forever).
+    max_restarts: int = 3
+    # Seconds between actor heartbeats (liveness).
+    heartbeat_interval_s: float = 1.0
+    # Torch threads per actor for CPU inference (cnn_dueling, candidate_scorer; the dueling
+    # MLP runs on numpy in the actors).
+    torch_threads: int = 1
+    # Times Ray retries run() on a restarted actor (-1: forever).
+    max_task_retries: int = -1
+
+
+@dataclass
+class LearnerConfig:
+    """The learner process: device, weight publishing, prefetch, checkpoints, evaluation."""
+
+    # auto | cpu | cuda | cuda:N (auto: CUDA when present, else CPU).
+    device: str = "auto"
+    # Learner updates between weight publications.
+    publish_interval_updates: int = 25
+    # Weight versions kept per model tag in the store (older ones are dropped).
+    weights_history: int = 8
+    # Sampled batches kept ready (async mode) by the sampler process or prefetch thread.
+    prefetch_batches: int = 8
+    # Learner updates between checkpoints on disk (0: only the final one).
+    checkpoint_interval_updates: int = 5_000
+    # Checkpoint folder; null: "<run dir>/checkpoints".
+    checkpoint_dir: str | None = None
+    # Checkpoints kept on disk (oldest removed first).
+    keep_checkpoints: int = 2
+    # Continue a run: from resume_from, else checkpoint_dir, else the newest checkpoint of
+    # this model tag under the runs folder (the run dir's grandparent, e.g. runs/).
+    resume: bool = False
+    # A checkpoint folder to resume from (implies resume); null: newest in checkpoint_dir.
+    resume_from: str | None = None
+    # Seconds between greedy evaluations in the learner (0: only at the end).
+    eval_interval_s: float = 1.0
+    # Episodes of the cheap screen that must reach budget.target_eval_return before a full
+    # env.eval_episodes evaluation is played (0: always play the full evaluation).
+    eval_screen_episodes: int = 3
+    # Most of the wall time periodic evaluations may take: after an evaluation that took
+    # d seconds the next waits at least d / eval_max_time_fraction (0: no such limit).
+    eval_max_time_fraction: float = 0.05
+    # Torch intra-op threads of the learner (0: torch's default).
+    torch_threads: int = 1
+    # Async mode: sample in a child process (python -m replay.sampler_process) instead of
+    # a thread of the learner. Sampling is Python that holds the GIL; beside the updates
+    # in one process it cost the 2-core box half its updates/s (docs/benchmarks.md).
+    sampler_process: bool = True
+    # Seconds the learner waits for one batch before it reports starvation.
+    sample_timeout_ms: int = 1_000
+    # Updates per collect phase in mode=sync, per env step collected.
+    sync_updates_per_step: float = 0.25
+    # Env steps collected per actor per sync phase.
+    sync_steps_per_phase: int = 500

@@ -1,0 +1,1 @@
+"""A user's own agents, outside fsrl's packages (see docs/agents.md)."""
