@@ -8,6 +8,6 @@ acting half: numpy only, no torch), :mod:`agents.sac.networks` and
 """
 
 from agents.sac.agent import SACAgent
-from agents.sac.config import SACConfig
+from conf.schema import SACConfig
 
 __all__ = ["SACAgent", "SACConfig"]

@@ -3,28 +3,40 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
-from dataclasses import fields
 from typing import Any
 
 import gymnasium as gym
 
+import conf
 from agents.core import ActorSlot, Agent, AgentError, AgentLearner
-from agents.sac.config import SACConfig
 from agents.sac.policy import SACActorPolicy
 from agents.sac.spec import SACSpaces
+from conf.schema import SACConfig
 
 
 def _as_config(algo: Any) -> SACConfig:
-    if isinstance(algo, SACConfig):
-        return algo
-    if isinstance(algo, Mapping):
-        known = {f.name for f in fields(SACConfig)}
-        unknown = sorted(set(algo) - known)
-        if unknown:
-            raise AgentError(f"algo (sac) has no field(s) {unknown}: known are {sorted(known)}")
-        return SACConfig(**dict(algo))
-    raise AgentError(f"algo for sac must be a SACConfig or a mapping, got {type(algo).__name__}")
+    """``algo`` as a checked :class:`SACConfig` (AgentError naming the bad field)."""
+    try:
+        cfg = conf.as_section(SACConfig, algo)
+    except ValueError as exc:
+        raise AgentError(f"algo (sac): {exc}") from exc
+    bad = {
+        "tau": not 0.0 < cfg.tau <= 1.0,
+        "policy_lr": not cfg.policy_lr > 0,
+        "q_lr": not cfg.q_lr > 0,
+        "alpha_lr": not cfg.alpha_lr > 0,
+        "alpha_init": not cfg.alpha_init > 0,
+        "policy_frequency": not cfg.policy_frequency >= 1,
+        "target_network_frequency": not cfg.target_network_frequency >= 1,
+        "hidden_sizes": not (len(cfg.hidden_sizes) >= 1 and all(h >= 1 for h in cfg.hidden_sizes)),
+        "log_std_max": not cfg.log_std_min < cfg.log_std_max,
+        "random_warmup_steps": not cfg.random_warmup_steps >= 0,
+        "td_priority_offset": not cfg.td_priority_offset > 0,
+    }
+    named = [f"algo.{k}={getattr(cfg, k)!r}" for k, is_bad in bad.items() if is_bad]
+    if named:
+        raise AgentError(f"algo (sac): invalid {', '.join(named)}")
+    return cfg
 
 
 class SACAgent(Agent):

@@ -10,7 +10,7 @@ on a sampled batch (``discount`` = γⁿ, or 0 where the episode terminated)::
       L_α  = mean(−α (log π(ã|s) + H̄))               (autotune; H̄ = target entropy)
     every target_network_frequency updates: θ'_k ← τ θ_k + (1 − τ) θ'_k
 
-New priorities are ``|Q_1(s, a) − y| + priority_eps``.
+New priorities are ``|Q_1(s, a) − y| + td_priority_offset``.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ import torch
 from torch import Tensor
 
 from agents.core import AgentLearner, Batch, Metadata, Observation, Tensors
-from agents.sac.config import SACConfig
 from agents.sac.networks import GaussianActor, TwinQ
 from agents.sac.spec import SACSpaces, initial_actor
+from conf.schema import SACConfig
 from robot_edge.policy import GaussianPolicy
 
 logger = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ class SACLearner(AgentLearner):
                 ):
                     target.lerp_(online, cfg.tau)
 
-        priorities = (td1.detach().abs() + cfg.priority_eps).cpu().numpy().astype(np.float64)
+        priorities = (td1.detach().abs() + cfg.td_priority_offset).cpu().numpy().astype(np.float64)
         metrics = {
             "losses/qf1_loss": float(qf1_loss.item()),
             "losses/qf2_loss": float(qf2_loss.item()),

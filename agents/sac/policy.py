@@ -7,8 +7,8 @@ import logging
 import numpy as np
 
 from agents.core import ActorSlot, Batch, Metadata, Observation, Tensors
-from agents.sac.config import SACConfig
 from agents.sac.spec import SACSpaces, initial_actor
+from conf.schema import SACConfig
 from robot_edge.policy import GaussianPolicy, PolicyError
 
 logger = logging.getLogger(__name__)

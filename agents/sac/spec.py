@@ -15,7 +15,7 @@ import gymnasium as gym
 import numpy as np
 
 from agents.core import AgentError, Metadata, Tensors
-from agents.sac.config import SACConfig
+from conf.schema import SACConfig
 
 ARCH = "mlp_gaussian"
 

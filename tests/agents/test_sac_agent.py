@@ -15,6 +15,7 @@ import torch
 from sac_loop import evaluate, run_loop
 from safetensors.torch import load_file, save_file
 
+import conf
 from agents.core import ActorSlot, AgentError
 from agents.registry import resolve_agent
 from agents.sac import SACAgent, SACConfig
@@ -184,10 +185,20 @@ def test_registry_and_config_checks() -> None:
     assert agent.transition_spec()["action"].dtype == "<f4"
     with pytest.raises(AgentError, match="taus"):
         SACAgent({"taus": 0.01}, None, OBS_SPACE, ACT_SPACE)
-    with pytest.raises(ValueError, match="tau=0"):
-        SACConfig(tau=0)
-    with pytest.raises(ValueError, match="log_std_max"):
-        SACConfig(log_std_min=1.0, log_std_max=0.0)
+    with pytest.raises(AgentError, match=r"algo.tau=0"):
+        SACAgent({"tau": 0.0}, None, OBS_SPACE, ACT_SPACE)
+    with pytest.raises(AgentError, match="log_std_max"):
+        SACAgent(SACConfig(log_std_min=1.0, log_std_max=0.0), None, OBS_SPACE, ACT_SPACE)
+
+
+def test_algo_sac_composes_typed_and_bad_values_fail_by_name() -> None:
+    cfg = conf.load_config(["algo=sac", "env=pendulum"])
+    assert isinstance(cfg.algo, SACConfig) and cfg.algo.name == "sac"
+    assert cfg.algo.n_step == 1 and cfg.algo.policy_lr == 3e-4
+    with pytest.raises(ValueError, match=r"algo\.tau=0\.0"):
+        conf.load_config(["algo=sac", "algo.tau=0"])
+    with pytest.raises(ValueError, match="policy_lrr"):
+        conf.load_config(["algo=sac", "algo.policy_lrr=1"])
 
 
 def test_initial_actor_is_the_learners_version_zero() -> None:
