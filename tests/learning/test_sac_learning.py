@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -21,6 +22,8 @@ from actors.spec import build_agent
 from conf.schema import Config
 from learner.evaluation import evaluate_greedy
 from learner.main import run
+from replay.weights import WeightStore
+from robot_edge.policy import GaussianPolicy
 
 pytestmark = [pytest.mark.usefixtures("ray_session"), pytest.mark.slow]
 
@@ -63,10 +66,64 @@ def test_sac_learns_pendulum_through_the_pipeline(run_cfg, tmp_path: Path) -> No
 
     summary = run(cfg, tmp_path)
     assert summary["agent"] == "sac" and summary["model_tag"] == "Pendulum-v1-sac"
-    assert summary["stop_reason"].startswith("env step budget"), summary
-    assert summary["env_steps"] == 6000
-    trained = summary["final_eval_mean_return"]
-    assert trained >= PENDULUM_THRESHOLD, (
-        f"after {summary['env_steps']} env steps and {summary['learner_updates']} updates the "
-        f"greedy mean return is {trained} (random {random_mean}, untrained {untrained_mean})"
+    assert summary["stop_reason"].startswith("target eval return"), (
+        f"no evaluation reached {PENDULUM_THRESHOLD} within {cfg.budget.env_steps} env steps "
+        f"(random {random_mean}, untrained {untrained_mean}): {summary}"
     )
+    assert summary["env_steps"] <= cfg.budget.env_steps
+    assert summary["final_eval_mean_return"] >= PENDULUM_THRESHOLD, summary
+
+
+# GoPiGo-v0 forward task, 200-step episodes: +10 per metre driven, -5 on a bump (which
+# ends the episode). Random play scores ~0.4 and driving straight on ~1.6 (docs/robot.md);
+# the untrained actor ~3. The seeded run below reaches ~18 after 10,000 env steps.
+GOPIGO_THRESHOLD = 10.0
+GOPIGO_RUN = [
+    "experiment=sac_gopigo",
+    "mode=sync",
+    "seed=0",
+    "budget.env_steps=10000",
+    "budget.target_eval_return=null",  # train the whole budget, judge the final evaluation
+    "budget.wall_time_s=1200",
+    "env.eval_episodes=10",
+    "learner.eval_interval_s=0",
+    "learner.checkpoint_interval_updates=0",
+    "logging.console=false",
+    "logging.tensorboard=false",
+]
+
+
+def test_sac_drives_the_sim_gopigo_with_continuous_wheel_speeds(
+    run_cfg, redis_url: str, namespace: str, tmp_path: Path
+) -> None:
+    cfg = run_cfg(*GOPIGO_RUN)
+    assert cfg.env.kwargs["action_mode"] == "continuous"
+    episodes, seed = cfg.env.eval_episodes, cfg.env.eval_seed
+    untrained = build_agent(cfg).learner("cpu", int(cfg.seed)).greedy()
+    untrained_mean = float(evaluate_greedy(untrained, cfg.env, episodes, seed).mean())
+    assert untrained_mean < GOPIGO_THRESHOLD
+
+    summary = run(cfg, tmp_path)
+    assert summary["agent"] == "sac" and summary["env_steps"] == 10000, summary
+    trained = summary["final_eval_mean_return"]
+    assert trained >= GOPIGO_THRESHOLD, f"final eval {trained} (untrained {untrained_mean})"
+
+    # the published actor, run by the edge's numpy forward, drives the robot over ZeroMQ
+    with WeightStore(redis_url, namespace) as store:
+        version, tensors, metadata = store.fetch(summary["model_tag"])
+    assert version == summary["final_version"] and metadata["arch"] == "mlp_gaussian"
+    policy = GaussianPolicy(tensors, metadata)
+    returns = []
+    for i in range(episodes):
+        env = gym.make("fsrl/GoPiGo-v0", action_mode="continuous")
+        try:
+            obs, _ = env.reset(seed=seed + i)
+            done, total = False, 0.0
+            while not done:
+                obs, reward, terminated, truncated, _ = env.step(policy.act(obs))
+                total += float(reward)
+                done = terminated or truncated
+            returns.append(total)
+        finally:
+            env.close()
+    assert float(np.mean(returns)) >= GOPIGO_THRESHOLD, returns
