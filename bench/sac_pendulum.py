@@ -1,7 +1,7 @@
 """SAC on Pendulum-v1 to a greedy evaluation mean of -200: ``python -m learner.main
 experiment=sac_pendulum`` (our actors, Redis replay, learner, weight store; async) against
 bench/single_process_sac.py (our own single-process SAC with CleanRL's settings), the two
-alternating run by run on seeds 1..repeats so both see the same machine load.
+alternating run by run on seeds 1..repeats (or ``--seeds``) so both see the same load.
 
 Figures per side, medians over the runs:
 
@@ -116,6 +116,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeats", type=int, default=3, help="seeds 1..repeats, each side")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="instead of 1..repeats")
     parser.add_argument("--target-return", type=float, default=-200.0)
     parser.add_argument("--max-wall-s", type=float, default=900.0)
     parser.add_argument("--skip-peer", action="store_true")
@@ -125,7 +126,7 @@ def main() -> None:
 
     mine: list[dict[str, Any]] = []
     theirs: list[dict[str, Any]] = []
-    for seed in range(1, args.repeats + 1):
+    for seed in args.seeds or range(1, args.repeats + 1):
         load = os.getloadavg()[0]
         mine.append(
             {**ours(seed, args.target_return, args.max_wall_s, args.overrides), "load_1m": load}
