@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from conf.help import register_resolvers
 from conf.schema import (
+    ALGO_SECTIONS,
     ActorsConfig,
     AlgoConfig,
     BudgetConfig,
@@ -31,6 +32,7 @@ from conf.schema import (
     RobotConfig,
     register_algo,
     register_configs,
+    root_node,
 )
 from conf.validate import validate
 
@@ -134,8 +136,25 @@ def to_container(cfg: Any) -> dict[str, Any]:
 
 def from_container(data: dict[str, Any]) -> Config:
     """Rebuild a typed :class:`Config` from :func:`to_container`'s dict (type-checked)."""
-    merged = OmegaConf.merge(OmegaConf.structured(Config), data)
+    algo = data.get("algo")
+    name = str(algo.get("name", "dqn")) if isinstance(algo, dict) else "dqn"
+    merged = OmegaConf.merge(root_node(algo_section(name)), data)
     return OmegaConf.to_object(merged)  # type: ignore[return-value]
+
+
+def algo_section(name: str) -> type:
+    """The ``algo`` section type of agent ``name``: a built-in's, or a user's
+    ``package.module:Name`` ``config_class`` (imported by name); else :class:`AlgoConfig`."""
+    if name in ALGO_SECTIONS:
+        return ALGO_SECTIONS[name]
+    if ":" in name:
+        import importlib
+
+        module_name, _, attr = name.partition(":")
+        node = getattr(getattr(importlib.import_module(module_name), attr), "config_class", None)
+        if isinstance(node, type) and dataclasses.is_dataclass(node):
+            return node
+    return AlgoConfig
 
 
 S = TypeVar("S")
@@ -166,6 +185,7 @@ def default_model_tag(env_id: str, arch: str) -> str:
 
 __all__ = [
     "ActorsConfig",
+    "algo_section",
     "as_section",
     "AlgoConfig",
     "DQNConfig",

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
 
 from conf.infra import BudgetConfig, LoggingConfig, RayConfig, ReplayConfig, RobotConfig
 from conf.sections import (
@@ -30,6 +31,7 @@ from conf.sections import (
     EnvConfig,
     LearnerConfig,
     ModelConfig,
+    SACConfig,
 )
 
 MODES = ("async", "sync")
@@ -70,13 +72,25 @@ SECTIONS: dict[str, type] = {
 }
 
 #: The built-in agents' ``algo`` sections (``conf/algo/<name>.yaml`` extends ``base_algo_<name>``).
-ALGO_SECTIONS: dict[str, type] = {"dqn": DQNConfig}
+ALGO_SECTIONS: dict[str, type] = {"dqn": DQNConfig, "sac": SACConfig}
+
+
+def root_node(algo: type = AlgoConfig) -> Any:
+    """The root schema as an OmegaConf node whose ``algo`` is typed ``algo``.
+
+    ``Config()`` holds a :class:`DQNConfig` (the default run's agent), but an ``algo``
+    node of that type only accepts DQN's subclasses: composing ``algo=sac`` merged
+    :class:`SACConfig` into it and failed. Typed :class:`AlgoConfig`, the node takes
+    any agent's section and becomes that section's type."""
+    node = OmegaConf.structured(Config)
+    node.algo = OmegaConf.structured(algo)
+    return node
 
 
 def register_configs() -> None:
     """Store the schema in Hydra's ConfigStore: ``base_config`` and ``<group>/base_<group>``."""
     cs = ConfigStore.instance()
-    cs.store(name="base_config", node=Config)
+    cs.store(name="base_config", node=root_node())
     for group, node in SECTIONS.items():
         cs.store(group=group, name=f"base_{group}", node=node)
     for name, node in ALGO_SECTIONS.items():
@@ -105,6 +119,8 @@ __all__ = [
     "RayConfig",
     "ReplayConfig",
     "RobotConfig",
+    "SACConfig",
     "register_algo",
     "register_configs",
+    "root_node",
 ]

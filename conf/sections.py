@@ -99,6 +99,48 @@ class DQNConfig(AlgoConfig):
 
 
 @dataclass
+class SACConfig(AlgoConfig):
+    """Soft Actor-Critic (continuous Box actions): twin critics, tanh-Gaussian actor,
+    learned temperature. Defaults are CleanRL's ``sac_continuous_action.py``; there is no
+    ``learning_starts``: ``replay.min_size_to_sample`` holds the learner back.
+    """
+
+    name: str = "sac"
+    # One-step targets (the actors fold n_step rewards; SAC's are usually 1).
+    n_step: int = 1
+    batch_size: int = 256
+    # Adam learning rate of the actor (policy) network.
+    policy_lr: float = 3e-4
+    # Adam learning rate of the twin critics.
+    q_lr: float = 1e-3
+    # Adam learning rate of log(alpha) when autotune (CleanRL uses q_lr).
+    alpha_lr: float = 1e-3
+    # Polyak factor of the target critics per target update: θ' ← τ θ + (1 − τ) θ'.
+    tau: float = 0.005
+    # Entropy temperature at the start (the fixed temperature when autotune is off).
+    alpha_init: float = 1.0
+    # Learn the temperature so the policy's entropy tracks the target entropy.
+    autotune: bool = True
+    # Target entropy per action dimension: the target is this x |A| (SAC's usual -|A|).
+    target_entropy_per_action_dim: float = -1.0
+    # Actor (and temperature) updates every this many critic updates, this many at once.
+    policy_frequency: int = 2
+    # Target critics move toward the critics every this many updates.
+    target_network_frequency: int = 1
+    # Hidden layer widths of the actor and of each critic (ReLU MLPs; model.hidden_sizes
+    # is the Q-network's of DQN and is not read by SAC).
+    hidden_sizes: list[int] = field(default_factory=lambda: [256, 256])
+    # The actor's log standard deviation is squashed into [log_std_min, log_std_max].
+    log_std_min: float = -5.0
+    log_std_max: float = 2.0
+    # Each actor's first env steps with uniform random actions before its policy acts
+    # (CleanRL: 5000, its learning_starts).
+    random_warmup_steps: int = 0
+    # Added to |TD error of critic 1| to form a new priority, so nothing gets priority 0.
+    td_priority_offset: float = 1e-6
+
+
+@dataclass
 class ActorsConfig:
     """The Ray actor workers that play the environment and feed the replay."""
 

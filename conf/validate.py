@@ -204,6 +204,15 @@ _ALGO_FIELD_RULES: tuple[tuple[str, Any, str], ...] = (
     ("td_priority_offset", _pos, "> 0"),
     ("eps_base", _unit, "in [0, 1]"),
     ("eps_alpha", _nonneg, ">= 0"),
+    ("policy_lr", _pos, "> 0"),
+    ("q_lr", _pos, "> 0"),
+    ("alpha_lr", _pos, "> 0"),
+    ("tau", lambda v: v is not None and 0.0 < v <= 1.0, "in (0, 1]"),
+    ("alpha_init", _pos, "> 0"),
+    ("policy_frequency", _pos, ">= 1"),
+    ("target_network_frequency", _pos, ">= 1"),
+    ("hidden_sizes", lambda v: len(v) >= 1 and all(h > 0 for h in v), "widths > 0"),
+    ("random_warmup_steps", _nonneg, ">= 0"),
 )
 
 

@@ -161,7 +161,10 @@ class Learner:
         version, tensors, meta = found
         if version != latest:
             logger.warning(
-                "latest %s version %d is corrupt; starting from version %d", self.tag, latest, version
+                "latest %s version %d is corrupt; starting from version %d",
+                self.tag,
+                latest,
+                version,
             )
         try:
             self.algo.load_export(tensors, dict(meta))

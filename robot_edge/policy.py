@@ -228,10 +228,16 @@ class GaussianPolicy(_MLPPolicy):
         self.action_scale = _numbers(metadata, "action_scale", self.action_dim, 1.0)
         self.action_bias = _numbers(metadata, "action_bias", self.action_dim, 0.0)
         known = _names("torso", self.torso) | _names("mean", self.mean)
+        self.log_std: list[tuple[np.ndarray, np.ndarray]] | None = None
         if "log_std.0.weight" in tensors:
-            log_std = mlp_layers(tensors, "log_std", self.arch)
-            _head_fits("log_std", log_std, self.hidden)
-            known |= _names("log_std", log_std)
+            self.log_std = mlp_layers(tensors, "log_std", self.arch)
+            _head_fits("log_std", self.log_std, self.hidden)
+            known |= _names("log_std", self.log_std)
+        low = _numbers(metadata, "log_std_min", 1, -5.0)[0]
+        high = _numbers(metadata, "log_std_max", 1, 2.0)[0]
+        if not low < high:
+            raise PolicyError(f"metadata log_std_min={low} is not below log_std_max={high}")
+        self.log_std_min, self.log_std_max = float(low), float(high)
         self._check_names(tensors, known)
         self._finite_at_zero(self.mean_action(np.zeros(self.obs_dim, np.float32)), "means")
 
@@ -246,6 +252,19 @@ class GaussianPolicy(_MLPPolicy):
         return (np.tanh(self.mean_action(obs)) * self.action_scale + self.action_bias).astype(
             np.float32, copy=False
         )
+
+    def sample(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A behaviour action ``tanh(mean + std * N(0, 1)) * action_scale + action_bias``
+        (``log_std`` squashed into ``[log_std_min, log_std_max]`` as SAC trains it)."""
+        if self.log_std is None:
+            raise PolicyError("this export has no log_std head: it can act, not sample")
+        h, single = self._inputs(obs)
+        mu = run_mlp(self.mean, h, relu_last=False)
+        raw = np.tanh(run_mlp(self.log_std, h, relu_last=False))
+        log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (raw + 1.0)
+        u = mu + np.exp(log_std) * rng.standard_normal(mu.shape).astype(np.float32)
+        out = (np.tanh(u) * self.action_scale + self.action_bias).astype(np.float32, copy=False)
+        return out[0] if single else out
 
 
 EdgePolicy = _MLPPolicy

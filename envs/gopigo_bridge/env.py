@@ -17,13 +17,22 @@ from robot_edge.task import ACTIONS, make_task
 
 logger = logging.getLogger(__name__)
 
+#: ``action_mode`` values: the task's discrete moves, or two wheel speeds in [-1, 1].
+ACTION_MODES = ("discrete", "continuous")
+
 
 class GoPiGoEnv(gym.Env):
     """A GoPiGo3 robot (simulated or real) reached over ZeroMQ.
 
     ## Action space
-    ``Discrete(4)``: 0 forward, 1 turn left in place, 2 turn right in place, 3 stop
-    (wheel speeds set by the task: ``forward_dps``, ``turn_dps``).
+    ``action_mode="discrete"`` (default): ``Discrete(4)``: 0 forward, 1 turn left in
+    place, 2 turn right in place, 3 stop (wheel speeds set by the task:
+    ``forward_dps``, ``turn_dps``).
+
+    ``action_mode="continuous"``: ``Box(-1, 1, (2,))`` float32, the left and right
+    wheel speeds as fractions of the task's ``forward_dps`` (so ``[1, 1]`` is the
+    discrete "forward" and, at the default speeds, ``[-0.5, 0.5]`` its "turn left").
+    Values outside [-1, 1] are clipped; a wrong shape or a non-finite value raises.
 
     ## Observation space
     ``Box(3,)`` float32 (task ``forward``): distance sensor / its range in [0, 1];
@@ -43,7 +52,7 @@ class GoPiGoEnv(gym.Env):
     port and stops it on :meth:`close`. With ``keys_dir`` the link uses CURVE.
 
     ## Version history
-    v0: first version.
+    v0: first version; ``action_mode="continuous"`` added (wheel speeds for SAC).
     """
 
     metadata = {"render_modes": []}
@@ -62,9 +71,13 @@ class GoPiGoEnv(gym.Env):
         server_key_file: str | None = None,
         arena_seed: int = 0,
         n_obstacles: int = 4,
+        action_mode: str = "discrete",
         render_mode: str | None = None,
     ) -> None:
         super().__init__()
+        if action_mode not in ACTION_MODES:
+            raise ValueError(f"action_mode={action_mode!r}: choose one of {ACTION_MODES}")
+        self.action_mode = action_mode
         if render_mode is not None:
             raise ValueError(f"render_mode={render_mode!r}: GoPiGo-v0 does not render")
         self.step_ms = float(step_ms)
@@ -110,7 +123,11 @@ class GoPiGoEnv(gym.Env):
                 **(task_params or {}),
             },
         )
-        self.action_space = spaces.Discrete(self.task.n_actions)
+        self.action_space: spaces.Space = (
+            spaces.Discrete(self.task.n_actions)
+            if action_mode == "discrete"
+            else spaces.Box(-1.0, 1.0, (2,), dtype=np.float32)
+        )
         self.observation_space = spaces.Box(
             low=np.array([0.0, -1.0, -1.0], dtype=np.float32),
             high=np.array([1.0, 1.0, 1.0], dtype=np.float32),
@@ -138,9 +155,7 @@ class GoPiGoEnv(gym.Env):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._last is None:
             raise RuntimeError("step() before reset()")
-        if not self.action_space.contains(action):
-            raise ValueError(f"action {action!r} is not in {self.action_space} {ACTIONS}")
-        left, right = self.task.wheels(int(action))
+        left, right = self._wheels(action)
         reading = self.client.step(left, right, self.step_ms)
         reward, terminated, progress_m = self.task.reward(self._last, reading)
         self._last = reading
@@ -151,6 +166,20 @@ class GoPiGoEnv(gym.Env):
             False,
             self._info(reading, progress_m),
         )
+
+    def _wheels(self, action: Any) -> tuple[float, float]:
+        """Left and right wheel DPS for an action of this env's ``action_mode``."""
+        if self.action_mode == "discrete":
+            if not self.action_space.contains(action):
+                raise ValueError(f"action {action!r} is not in {self.action_space} {ACTIONS}")
+            return self.task.wheels(int(action))
+        speeds = np.asarray(action, dtype=np.float64)
+        if speeds.shape != (2,) or not np.all(np.isfinite(speeds)):
+            raise ValueError(
+                f"action {action!r} is not two finite wheel speeds in [-1, 1] (left, right)"
+            )
+        left, right = np.clip(speeds, -1.0, 1.0) * self.task.forward_dps
+        return float(left), float(right)
 
     def close(self) -> None:
         client = getattr(self, "client", None)

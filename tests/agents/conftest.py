@@ -1,0 +1,8 @@
+"""Agent tests: the helpers beside them (sac_loop.py) are importable by name."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
