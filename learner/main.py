@@ -161,16 +161,17 @@ def _start_ray(cfg: Config) -> bool:
         "log_to_driver": True,
         "configure_logging": False,
     }
-    if cfg.ray.address is None:
+    address = cfg.ray.address or os.environ.get("RAY_ADDRESS") or None  # Ray's own variable
+    if address is None:
         kwargs.update(num_cpus=cfg.ray.num_cpus or os.cpu_count() or 1)
         kwargs["include_dashboard"] = cfg.ray.include_dashboard
     try:
-        # ray.address=null means a private local Ray: "local" stops ray.init from joining a
-        # cluster that someone started with `ray start` on this machine (it would then
-        # refuse num_cpus, or run our actors on a stranger's cluster).
-        ray.init(address=cfg.ray.address or "local", **kwargs)
+        # ray.address=null (and no RAY_ADDRESS) means a private local Ray: "local" stops
+        # ray.init from joining a cluster that someone started with `ray start` on this
+        # machine (it would then refuse num_cpus, or run our actors on a stranger's cluster).
+        ray.init(address=address or "local", **kwargs)
     except ConnectionError as exc:
-        raise ConnectionError(f"cannot join Ray at ray.address={cfg.ray.address!r}: {exc}") from exc
+        raise ConnectionError(f"cannot join Ray at ray.address={address!r}: {exc}") from exc
     return True
 
 
