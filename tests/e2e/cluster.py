@@ -8,7 +8,8 @@ Hosts (containers, each with its own address):
 * ``w1``, ``w2``, ...: Ray worker nodes where the actors run, on ``ray`` and ``data``; ``w1``
   also on ``robot``;
 * ``robot``: ``python -m robot_edge.server backend=sim`` with CURVE keys, on ``robot`` only:
-  reachable from ``w1`` (the bridge's host) and from nowhere else.
+  reachable from ``w1`` (the bridge's host, where the robot's actor runs) and ``head``
+  (the learner builds the env for its spaces and greedy evaluations), from nowhere else.
 
 Three networks let a fault cut one link and leave the others: ``docker network disconnect
 data w2`` partitions w2 from Redis while its Ray traffic goes on. Every container and
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import secrets
 import shutil
 import subprocess
@@ -123,6 +125,7 @@ class Cluster:
     ray_token: str = field(default_factory=lambda: secrets.token_hex(32))
     containers: dict[str, str] = field(default_factory=dict)  # name -> id
     networks: dict[str, str] = field(default_factory=dict)  # name -> id
+    subnets: dict[str, str] = field(default_factory=dict)  # name -> "10.x.y"
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="fsrl-e2e-")))
     _runs: list[Run] = field(default_factory=list)
 
@@ -147,9 +150,7 @@ class Cluster:
         require_docker()
         (self.workdir / "runs").mkdir(parents=True, exist_ok=True)
         for name in ("ray", "data", "robot"):
-            self.networks[name] = docker(
-                "network", "create", "--label", f"fsrl-e2e={self.prefix}", self.net(name)
-            )
+            self._create_network(name)
         self.start_redis()
         self.start_head()
         for i in range(1, self.workers + 1):
@@ -159,10 +160,36 @@ class Cluster:
         self.wait_nodes(self.workers)
         return self
 
+    def _create_network(self, name: str) -> None:
+        """A network with a subnet of our own, so every host has a fixed address on it
+        (Ray advertises the ray-network address, whatever the container's default route)."""
+        last: Exception | None = None
+        for _ in range(20):
+            subnet = f"10.{random.randint(100, 250)}.{random.randint(0, 255)}"
+            try:
+                self.networks[name] = docker(
+                    "network", "create", "--label", f"fsrl-e2e={self.prefix}",
+                    "--subnet", f"{subnet}.0/24", self.net(name),
+                )  # fmt: skip
+                self.subnets[name] = subnet
+                return
+            except DockerError as exc:  # overlaps a network that exists: another subnet
+                last = exc
+        raise DockerError(f"cannot create network {self.net(name)}: {last}")
+
+    def addr(self, host: str, network: str) -> str:
+        """The fixed address of ``host`` on ``network``."""
+        if host.startswith("w") and host[1:].isdigit():
+            last = 10 + int(host[1:])
+        else:
+            last = {"head": 2, "redis": 3, "robot": 4, "client": 5}[host]
+        return f"{self.subnets[network]}.{last}"
+
     def _run(self, host: str, network: str, aliases: list[str], args: list[str]) -> str:
         name = self.cname(host)
         cid = docker(
             "run", "-d", "--name", name, "--hostname", host, "--network", self.net(network),
+            "--ip", self.addr(host, network),
             *[a for al in aliases for a in ("--network-alias", al)],
             "--label", f"fsrl-e2e={self.prefix}", *args,
         )  # fmt: skip
@@ -170,7 +197,11 @@ class Cluster:
         return cid
 
     def connect(self, host: str, network: str) -> None:
-        docker("network", "connect", "--alias", host, self.net(network), self.cname(host))
+        # No alias: "head" resolves to its ray-network address only, where Ray listens.
+        docker(
+            "network", "connect", "--ip", self.addr(host, network), self.net(network),
+            self.cname(host),
+        )  # fmt: skip
 
     def disconnect(self, host: str, network: str) -> None:
         docker("network", "disconnect", self.net(network), self.cname(host))
@@ -201,23 +232,31 @@ class Cluster:
         os.chown(runs, 1000, 1000)
         self._run(
             "head", "ray", ["head"],
-            ["--shm-size", "256m", "-v", f"{runs}:/runs", *self._ray_env(),
+            ["--shm-size", "256m", "-v", f"{runs}:/runs", *self._ray_env(), *self._key_mount(),
              *[x for k, v in HEAD_ENV.items() for x in ("-e", f"{k}={v}")],
              LEARNER_IMAGE, "ray", "start", "--head", "--block", "--port=6379",
+             f"--node-ip-address={self.addr('head', 'ray')}",
              "--num-cpus=0", f"--object-store-memory={OBJECT_STORE_BYTES}",
              "--dashboard-host=0.0.0.0", f"--ray-client-server-port={RAY_CLIENT_PORT}"],
         )  # fmt: skip
         self.connect("head", "data")
+        if self.robot:  # the learner evaluates on the robot (and reads its spaces) too
+            self.connect("head", "robot")
+
+    def _key_mount(self) -> list[str]:
+        return ["-v", f"{self.keys_dir()}/host:/keys/host:ro"] if self.robot else []
 
     def start_worker(self, host: str, cpus: int | None = None) -> None:
         args = ["--shm-size", "256m", *self._ray_env()]
         if self.worker_cpu_quota:
             args += ["--cpus", str(self.worker_cpu_quota)]
-        if host == "w1" and self.robot:
-            args += ["-v", f"{self.keys_dir()}/host:/keys/host:ro"]
+        if host == "w1":
+            args += self._key_mount()
         self._run(
             host, "ray", [host],
-            [*args, ACTOR_IMAGE, "ray", "start", "--address=head:6379", "--block",
+            [*args, ACTOR_IMAGE, "ray", "start", f"--address={self.addr('head', 'ray')}:6379",
+             "--block",
+             f"--node-ip-address={self.addr(host, 'ray')}",
              f"--num-cpus={cpus or self.cpus_by_host.get(host, self.worker_cpus)}",
              f"--object-store-memory={OBJECT_STORE_BYTES}"],
         )  # fmt: skip
@@ -295,13 +334,20 @@ class Cluster:
 
     # ------------------------------------------------------------------ runs and faults
     def learner(
-        self, name: str, *overrides: str, host: str = "head", env: dict | None = None
+        self,
+        name: str,
+        *overrides: str,
+        host: str = "head",
+        env: dict[str, str] | None = None,
+        ray_address: str | None = "auto",
     ) -> Run:
-        """Start ``python -m learner.main`` on ``host`` (a Ray node), its run dir /runs/NAME."""
+        """Start ``python -m learner.main`` on ``host`` (a Ray node), its run dir /runs/NAME;
+        ``ray_address=None`` passes no ``ray.address`` (RAY_ADDRESS then decides)."""
         run_dir = self.workdir / "runs" / name
         log = self.workdir / f"{name.replace('/', '_')}.log"
         args = [
-            "python", "-m", "learner.main", "ray.address=auto",
+            "python", "-m", "learner.main",
+            *([f"ray.address={ray_address}"] if ray_address else []),
             f"replay.redis_url=redis://:{self.password}@redis:6379/0",
             "logging.console=false", "logging.tensorboard=false",
             f"hydra.run.dir=/runs/{name}", *overrides,

@@ -72,7 +72,7 @@ def published(run: Run) -> list[tuple[str, int]]:
 
 def test_worker_host_killed_mid_run(cluster: Cluster) -> None:
     before = worker_actor_ids(cluster)
-    run = cartpole_run(cluster, "killworker", "killworker", 16000)
+    run = cartpole_run(cluster, "killworker", "killworker", 30000)
     wait_inserts(cluster, run, "killworker", 3000)
     hosts = actor_hosts(cluster, since_ids=before)
     by_ip = {ip: h for h, ip in cluster.worker_ips().items()}
@@ -85,7 +85,9 @@ def test_worker_host_killed_mid_run(cluster: Cluster) -> None:
         state = cluster.ray_state()
         ip_of = {n["id"]: n["ip"] for n in state["nodes"]}
         mine = [a for a in state["actors"] if a["cls"] == "ActorWorker" and a["id"] not in before]
-        if mine and all(a["state"] == "ALIVE" and ip_of.get(a["node"]) != victim_ip for a in mine):
+        # ALIVE elsewhere (or already DEAD there, when the run ended between two polls)
+        placed = [a["state"] in ("ALIVE", "DEAD") and a["node"] in ip_of for a in mine]
+        if mine and all(placed) and all(ip_of[a["node"]] != victim_ip for a in mine):
             moved_s = round(time.monotonic() - t_kill, 1)
             break
         time.sleep(1)
@@ -253,24 +255,27 @@ def test_learner_host_killed_and_resumed(cluster: Cluster) -> None:
         cluster.start_worker(host)
     cluster.wait_nodes(2)
     up_s = round(time.monotonic() - t_kill, 1)
-    run_b = cartpole_run(cluster, "resume/B", ns, budget, "learner.resume=true")
+    # B's budget leaves room after the checkpoint's count, so B must run (and insert).
+    run_b = cartpole_run(cluster, "resume/B", ns, budget * 3, "learner.resume=true")
     rc = run_b.wait(600)
     summary = run_b.summary()
     m_end = replay_figures(cluster, ns)
     lives_end = life_steps(cluster, ns, 2)
     first_b = published(run_b)[0][1] if published(run_b) else -1
-    done_in_b = sum(lives_end) - sum(lives_killed)
-    expected = ckpt_steps + done_in_b
+    # Env steps done in B, read from the replay: one insert per env step (0.998 in the
+    # Redis-cut scenario; the n-step tails of 16 envs are the difference).
+    inserted_in_b = int(m_end["replay/inserts_total"] - m_killed["replay/inserts_total"])
+    expected = ckpt_steps + inserted_in_b
     monotonic = v_killed is not None and first_b > v_killed
-    reused = m_end["replay/inserts_total"] > m_killed["replay/inserts_total"] >= 4000
+    reused = inserted_in_b > 0 and m_killed["replay/inserts_total"] >= 4000
     resumed = "resumed from" in run_b.log.read_text(errors="replace")
-    steps_right = summary["env_steps"] == expected
+    steps_right = abs(summary["env_steps"] - expected) <= 0.01 * expected + 64
     passed = rc == 0 and resumed and monotonic and reused and steps_right
     verdict(
         "learner host killed, resumed (learner.resume=true)",
         passed,
         f"{'resumed' if resumed else 'NOT resumed'}; {summary['stop_reason']}"
-        + ("" if steps_right else "; env_steps wrong (known defect: frozen on resume)"),
+        + ("" if steps_right else "; env_steps WRONG after resume (known learner/ defect)"),
         cluster_back_s=up_s,
         ckpt_updates=ckpt_updates,
         ckpt_env_steps=ckpt_steps,
@@ -278,9 +283,12 @@ def test_learner_host_killed_and_resumed(cluster: Cluster) -> None:
         first_version_after_resume=first_b,
         inserts_at_kill=m_killed["replay/inserts_total"],
         inserts_end=m_end["replay/inserts_total"],
-        env_steps_done_after_resume=done_in_b,
+        env_steps_inserted_after_resume=inserted_in_b,
         env_steps_reported=summary["env_steps"],
         env_steps_expected=expected,
+        life_env_steps_at_kill=lives_killed,
+        life_env_steps_end=lives_end,
         updates_end=summary["learner_updates"],
+        budget_env_steps=budget * 3,
     )
     assert passed, run_b.tail()
