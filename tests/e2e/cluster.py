@@ -242,6 +242,13 @@ class Cluster:
         self.connect("head", "data")
         if self.robot:  # the learner evaluates on the robot (and reads its spaces) too
             self.connect("head", "robot")
+        # A worker's `ray start` gives up when the head is not registered in its GCS yet.
+        self._wait(
+            lambda: any(n["head"] and n["state"] == "ALIVE" for n in self.ray_state()["nodes"]),
+            180,
+            "the Ray head up",
+            period=2.0,
+        )
 
     def _key_mount(self) -> list[str]:
         return ["-v", f"{self.keys_dir()}/host:/keys/host:ro"] if self.robot else []
