@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from cluster import LEARNER_IMAGE, ROBOT_PORT, Cluster, actor_hosts, docker, worker_actor_ids
+from cluster import LEARNER_IMAGE, ROBOT_PORT, Cluster, docker
 from e2e_report import verdict
+from placement import actor_hosts, worker_actor_ids
 
 from replay import ReplayClient
 

@@ -11,8 +11,9 @@ import time
 from typing import Any
 
 import pytest
-from cluster import Cluster, Run, actor_hosts, worker_actor_ids
+from cluster import Cluster, Run
 from e2e_report import verdict
+from placement import actor_hosts, worker_actor_ids
 
 from replay import ReplayClient
 from replay.weights import WeightStore
