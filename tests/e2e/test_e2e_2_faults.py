@@ -190,12 +190,14 @@ def test_redis_restart_keeps_replay_and_versions(cluster: Cluster) -> None:
 
 def test_actor_host_partitioned_from_redis_only(cluster: Cluster) -> None:
     before = worker_actor_ids(cluster)
-    run = cartpole_run(cluster, "partition", "partition", 14000)
+    # A budget that outlasts the cut on a quiet machine too (~5k env steps/s there).
+    run = cartpole_run(cluster, "partition", "partition", 150000)
     wait_inserts(cluster, run, "partition", 2000)
     hosts = actor_hosts(cluster, since_ids=before)
     by_ip = {ip: h for h, ip in cluster.worker_ips().items()}
     victim = by_ip[max(hosts, key=lambda ip: len(hosts[ip]))]
     lives0 = life_steps(cluster, "partition", 2)
+    assert run.proc.poll() is None and max(lives0) < 75000, f"run over before the cut: {lives0}"
     cluster.disconnect(victim, "data")  # Ray traffic (ray network) goes on
     time.sleep(10)
     lives_cut = life_steps(cluster, "partition", 2)
