@@ -32,3 +32,13 @@ bench: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Containers (docs/deploy.md): images built on this machine, then a multi-host run on
+# Docker networks with faults injected. Both fail loudly where Docker cannot run.
+.PHONY: images e2e
+images: $(STAMP)
+	PIP="$(abspath $(PY)) -m pip" FSRL_PYTHON="$(abspath $(PY))" docker/build_images.sh
+
+E2E_ARGS ?= -q -s -p no:cacheprovider
+e2e: $(STAMP)
+	FSRL_E2E=1 FSRL_PYTHON="$(abspath $(PY))" $(PY) -m pytest tests/e2e $(E2E_ARGS)

@@ -20,9 +20,12 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from learner.gate import GateResult, gate_by_return
 from learner.version_log import OnlineReturns, VersionLog
-from replay.registry import ModelRegistry, TagLease
+from replay.errors import ReplayError
+from replay.registry import ModelRegistry, TagLease, TagLeaseError
 from replay.weights import WeightStore
 
 logger = logging.getLogger(__name__)
@@ -54,17 +57,31 @@ class TagLifecycle:
         return float(value) if value is not None else None
 
     def renew(self) -> None:
-        self.lease.renew()
+        """Keep the tag. Redis out of reach: try again at the next renewal (the lease holds
+        for ``lease_ttl_s``). Lost meanwhile (it expired during an outage): take it back if
+        nobody else has; :class:`~replay.registry.TagLeaseError` naming the holder if so."""
+        try:
+            self.lease.renew()
+        except redis.RedisError as exc:
+            logger.warning("cannot renew the lease on %s yet: %s", self.tag, exc)
+        except TagLeaseError as exc:
+            logger.warning("%s; taking it back", exc)
+            self.lease.acquire()
 
     def evaluated(self, version: int, mean_return: float, episodes: int) -> GateResult:
         """Record an evaluation of ``version``; promote it when it passes the gate."""
         result = gate_by_return(mean_return, self.champion_return, self.gate_margin)
-        self.registry.record_gate(self.tag, version, result.passed, result.to_dict())
         self.log.record(
             self.tag, version, eval_return=mean_return, eval_episodes=episodes, gate=result
         )
+        try:
+            self.registry.record_gate(self.tag, version, result.passed, result.to_dict())
+            if result.passed:
+                self.registry.set_champion(self.tag, version)
+        except (redis.RedisError, ReplayError) as exc:  # the next evaluation gates again
+            logger.warning("gate of %s version %d not stored: %s", self.tag, version, exc)
+            return result
         if result.passed:
-            self.registry.set_champion(self.tag, version)
             self.champion, self.champion_return = version, float(mean_return)
             self.log.record(self.tag, version, champion=True)
             logger.info("%s version %d is champion (%s)", self.tag, version, result.reason)
