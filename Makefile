@@ -25,7 +25,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy agents actors learner replay envs robot_edge conf
+	$(PY) -m mypy agents actors learner replay envs robot_edge conf telemetry
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[dev,bench]"
