@@ -40,7 +40,7 @@ from learner.drivers import AsyncDriver, SyncDriver
 from learner.learner import resolve_device
 from learner.preflight import PreflightError, check_config, exit_on_error
 from learner.run_state import RunState
-from learner.startup import Signals, StopRun
+from learner.startup import Signals, StopRun, sweep_ray_processes
 from learner.system import build_system
 from replay.config import table_config
 
@@ -86,6 +86,7 @@ def main(dcfg: DictConfig) -> float:
     try:
         summary = run(cfg, run_dir)
     except (KeyboardInterrupt, StopRun) as exc:  # during start-up: everything started is stopped
+        sweep_ray_processes()  # agents a raylet cut short was still starting
         logger.warning("stopped during start-up (%s): nothing is left running", exc or "Ctrl-C")
         raise SystemExit(130) from None
     logger.info("run finished: %s", {k: v for k, v in summary.items() if k != "evals"})

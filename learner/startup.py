@@ -10,6 +10,7 @@ must shut it down.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import threading
@@ -79,7 +80,7 @@ def start_ray(ray_cfg: Any) -> bool:
     """
     if ray.is_initialized():
         return False
-    os.environ.setdefault(OWNER_ENV, f"{os.getpid()}-{time.time_ns()}")
+    _become_subreaper()  # so stop_ray finds the agents of a raylet cut short
     address = resolve_ray_address(ray_cfg.address)
     kwargs: dict[str, Any] = {
         "namespace": ray_cfg.namespace,
@@ -98,31 +99,84 @@ def start_ray(ray_cfg: Any) -> bool:
     return True
 
 
-#: Set in this process's environment before ``ray.init``; every process Ray starts for us
-#: inherits it, which is how :func:`stop_ray` finds them (and only them) afterwards.
-OWNER_ENV = "FSRL_RAY_OWNER"
-
-
 def stop_ray() -> None:
     """Shut down what ``ray.init`` started, also when it was interrupted half-way; a no-op
     when Ray never started. When init is cut short, the raylet's own children (dashboard
-    and runtime-env agents) outlive ``ray.shutdown``, so every Ray process that carries this
-    process's :data:`OWNER_ENV` mark is then stopped by pid (SIGTERM, then SIGKILL)."""
+    and runtime-env agents) outlive ``ray.shutdown``; :func:`start_ray` made this process
+    their subreaper, so they are still its descendants, and each Ray process among them
+    is stopped by pid (SIGTERM, then SIGKILL) and reaped."""
     ray.shutdown(wait_for_processes=True)
-    mark = os.environ.get(OWNER_ENV)
-    if not mark:
-        return
-    left = _marked_processes(mark)
+    sweep_ray_processes()
+
+
+def sweep_ray_processes(quiet_s: float = 2.0, max_s: float = 10.0) -> None:
+    """Stop every Ray process still below this process (an agent the raylet was starting
+    when it died can appear a moment later): look again until none has shown up for
+    ``quiet_s``, ``max_s`` at most."""
+    quiet_since = start = time.monotonic()
+    while time.monotonic() - start < max_s and time.monotonic() - quiet_since < quiet_s:
+        found = _ray_descendants(os.getpid())
+        if found:
+            _stop_pids(found)
+            quiet_since = time.monotonic()
+        time.sleep(0.1)
+
+
+def _become_subreaper() -> None:
+    """Orphans among this process's descendants (a raylet's agents once the raylet is gone)
+    are re-parented to this process instead of init (Linux ``PR_SET_CHILD_SUBREAPER``)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)
+
+
+def _stop_pids(pids: dict[int, int]) -> None:
+    """SIGTERM, then SIGKILL after 5 s, each still-running process of ``pid -> start time``;
+    our own children among them are reaped."""
+    left = dict(pids)
     for sig, wait_s in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 2.0)):
         for pid in left:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
         deadline = time.monotonic() + wait_s
         while left and time.monotonic() < deadline:
+            for pid in left:
+                with contextlib.suppress(ChildProcessError, OSError):
+                    os.waitpid(pid, os.WNOHANG)
             left = {pid: st for pid, st in left.items() if _start_time(pid) == st}
             time.sleep(0.05)
         if not left:
             return
+
+
+def _is_ray_process(pid: int) -> bool:
+    """Ray's own processes (raylet, GCS, dashboard, agents, workers), not the run's Redis or
+    sampler process, which are stopped by their own owners."""
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return cmd.startswith(b"ray::") or any(
+        part in cmd for part in (b"/ray/", b"raylet", b"gcs_server")
+    )
+
+
+def _ray_descendants(root: int) -> dict[int, int]:
+    """Ray processes below ``root`` (by parent pid): pid -> start time."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if entry.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry))
+    found: dict[int, int] = {}
+    todo = list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        start = _start_time(pid)
+        if start is not None and _is_ray_process(pid):
+            found[pid] = start
+    return found
 
 
 def _start_time(pid: int) -> int | None:
@@ -135,33 +189,12 @@ def _start_time(pid: int) -> int | None:
     return None if fields[0] == "Z" else int(fields[19])
 
 
-def _is_ray_process(pid: int) -> bool:
-    """Ray's own processes (raylet, GCS, dashboard, agents, workers), not the run's Redis or
-    sampler process, which inherit the mark too and are stopped by their own owners."""
-    try:
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return cmd.startswith(b"ray::") or any(
-        part in cmd for part in (b"/ray/", b"raylet", b"gcs_server")
-    )
-
-
-def _marked_processes(mark: str) -> dict[int, int]:
-    """Ray processes other than this one whose environment holds ``OWNER_ENV=mark``."""
-    needle = f"{OWNER_ENV}={mark}".encode() + b"\0"
-    found: dict[int, int] = {}
-    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            environ = Path(f"/proc/{entry}/environ").read_bytes() + b"\0"
-        except OSError:
-            continue
-        start = _start_time(int(entry))
-        if needle in environ and start is not None and _is_ray_process(int(entry)):
-            found[int(entry)] = start
-    return found
-
-
-__all__ = ["Signals", "StopRun", "ignore_signals", "restore_signals", "start_ray", "stop_ray"]
+__all__ = [
+    "Signals",
+    "StopRun",
+    "ignore_signals",
+    "restore_signals",
+    "start_ray",
+    "stop_ray",
+    "sweep_ray_processes",
+]
