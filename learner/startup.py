@@ -105,8 +105,10 @@ def stop_ray() -> None:
     and runtime-env agents) outlive ``ray.shutdown``; :func:`start_ray` made this process
     their subreaper, so they are still its descendants, and each Ray process among them
     is stopped by pid (SIGTERM, then SIGKILL) and reaped."""
+    started = ray.is_initialized()
     ray.shutdown(wait_for_processes=True)
-    sweep_ray_processes()
+    # a complete start has no agent still coming: one look; an interrupted one: wait a while
+    sweep_ray_processes(quiet_s=0.0 if started else 2.0)
 
 
 def sweep_ray_processes(quiet_s: float = 2.0, max_s: float = 10.0) -> None:
@@ -114,11 +116,14 @@ def sweep_ray_processes(quiet_s: float = 2.0, max_s: float = 10.0) -> None:
     when it died can appear a moment later): look again until none has shown up for
     ``quiet_s``, ``max_s`` at most."""
     quiet_since = start = time.monotonic()
-    while time.monotonic() - start < max_s and time.monotonic() - quiet_since < quiet_s:
+    while True:
         found = _ray_descendants(os.getpid())
         if found:
             _stop_pids(found)
             quiet_since = time.monotonic()
+        now = time.monotonic()
+        if now - start >= max_s or now - quiet_since >= quiet_s:
+            return
         time.sleep(0.1)
 
 
