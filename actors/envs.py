@@ -2,8 +2,9 @@
 
 :func:`make_vector_env` builds a Gymnasium ``VectorEnv`` from the ``env`` config
 section: any registered id, or ``"module:Id"`` (the module is imported first and
-registers ``Id``, e.g. ``envs.tetris:FsrlTetrisPlacement-v0``), with ``kwargs`` and
-``max_episode_steps``. Ids whose spec has a ``vector_entry_point`` outside Gymnasium
+registers ``Id``, e.g. ``envs.tetris:FsrlTetrisPlacement-v0``; ``ALE/<Game>-v5`` once
+ale-py is installed), with ``kwargs``, ``max_episode_steps`` and the section's wrappers
+(Atari preprocessing, frame stack; episodic life and reward clipping for training only). Ids whose spec has a ``vector_entry_point`` outside Gymnasium
 itself (our batched Tetris/Snake cores) are built through it; every other id becomes a
 ``SyncVectorEnv`` in ``AutoresetMode.SAME_STEP``.
 
@@ -27,9 +28,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
+from gymnasium.wrappers import ClipReward, FrameStackObservation
 
 from conf import as_section
 from conf.sections import EnvConfig
+from envs.atari import ensure_registered, lookup_with_ale, wrap_atari
 
 logger = logging.getLogger(__name__)
 
@@ -44,13 +47,28 @@ def _import_module_of(env_id: str) -> None:
         raise ValueError(f"env.id={env_id!r}: cannot import module {module!r}: {exc}") from exc
 
 
-def _spec(env_id: str) -> gym.envs.registration.EnvSpec:
+def _spec(env_id: str, atari: bool = False) -> gym.envs.registration.EnvSpec:
     _import_module_of(env_id)
+    ensure_registered(env_id, atari)  # ALE/... ids: ale-py registers them (or a clear error)
     name = env_id.split(":", 1)[1] if ":" in env_id else env_id
     try:
-        return gym.spec(name)
+        return lookup_with_ale(name)
     except gym.error.Error as exc:
         raise ValueError(f"env.id={env_id!r} is not a registered Gymnasium id: {exc}") from exc
+
+
+def spec_of(env_cfg: EnvConfig | Mapping[str, Any]) -> gym.envs.registration.EnvSpec:
+    """The registered spec of the ``env`` section's id ("module:Id" imports the module
+    first; ``ALE/...`` with ``env.atari``); ``ValueError`` naming the id if unregistered."""
+    section = env_section(env_cfg)
+    return _spec(str(section.id), bool(section.atari))
+
+
+def has_own_vector_env(env_cfg: EnvConfig | Mapping[str, Any]) -> bool:
+    """Whether the ``env`` section's envs are stepped by their own batched vector env
+    (fsrl's games, without per-env wrappers)."""
+    section = env_section(env_cfg)
+    return _uses_own_vector_env(spec_of(section)) and not _wrapped(section)
 
 
 def _uses_own_vector_env(spec: gym.envs.registration.EnvSpec) -> bool:
@@ -61,6 +79,11 @@ def _uses_own_vector_env(spec: gym.envs.registration.EnvSpec) -> bool:
     return not name.startswith("gymnasium")
 
 
+def _wrapped(env: EnvConfig) -> bool:
+    """Whether the section asks for wrappers around each env (then no batched vector core)."""
+    return bool(env.atari or env.clip_rewards or env.frame_stack > 1)
+
+
 def env_section(env_cfg: EnvConfig | Mapping[str, Any]) -> EnvConfig:
     """The typed ``env`` section (a plain mapping, e.g. from YAML or a test, is converted)."""
     return as_section(EnvConfig, dict(env_cfg) if isinstance(env_cfg, Mapping) else env_cfg)
@@ -68,22 +91,46 @@ def env_section(env_cfg: EnvConfig | Mapping[str, Any]) -> EnvConfig:
 
 def _make_kwargs(env: EnvConfig) -> dict[str, Any]:
     kwargs = dict(env.kwargs or {})
-    if env.max_episode_steps is not None:
+    if env.max_episode_steps is not None and not env.atari:  # atari: agent steps, wrapped later
         kwargs["max_episode_steps"] = int(env.max_episode_steps)
+    if env.atari:
+        kwargs.setdefault("frameskip", 1)  # AtariPreprocessing skips frames itself
     return kwargs
 
 
-def make_single_env(env_cfg: EnvConfig | Mapping[str, Any], **extra: Any) -> gym.Env:
-    """One environment from the ``env`` section (used by evaluation and by the vector env);
-    ``extra`` keyword arguments (e.g. ``render_mode``) go to ``gymnasium.make``."""
+def make_single_env(
+    env_cfg: EnvConfig | Mapping[str, Any], training: bool = False, **extra: Any
+) -> gym.Env:
+    """One environment from the ``env`` section; ``extra`` keyword arguments (e.g.
+    ``render_mode``) go to ``gymnasium.make``.
+
+    ``env.atari`` wraps it in :func:`envs.atari.wrap_atari` and ``env.frame_stack`` in
+    ``FrameStackObservation``; ``training=True`` (the actors' envs) adds the training-only
+    wrappers (``env.episodic_life``, ``env.clip_rewards``), which evaluation never sees.
+    """
     env = env_section(env_cfg)
     env_id = str(env.id)
-    spec = _spec(env_id)
+    spec = _spec(env_id, bool(env.atari))
     kwargs = {**_make_kwargs(env), **extra}
     try:
-        return gym.make(spec.id, **kwargs)
+        made = gym.make(spec.id, **kwargs)
     except TypeError as exc:
         raise ValueError(f"env.kwargs={kwargs!r} rejected by {env_id!r}: {exc}") from exc
+    if env.atari:
+        made = wrap_atari(
+            made,
+            noop_max=env.atari_noop_max,
+            frame_skip=env.atari_frame_skip,
+            screen_size=env.atari_screen_size,
+            max_episode_steps=env.max_episode_steps,
+            episodic_life=training and env.episodic_life,
+            clip_rewards=training and env.clip_rewards,
+        )
+    elif training and env.clip_rewards:
+        made = ClipReward(made, -1.0, 1.0)
+    if env.frame_stack > 1:
+        made = FrameStackObservation(made, int(env.frame_stack))
+    return made
 
 
 def probe_spaces(env_cfg: EnvConfig | Mapping[str, Any]) -> tuple[gym.Space, gym.Space]:
@@ -107,9 +154,9 @@ def make_vector_env(
         raise ValueError(f"actors.envs_per_actor must be a positive int, got {num_envs!r}")
     section = env_section(env_cfg)
     env_id = str(section.id)
-    spec = _spec(env_id)
+    spec = _spec(env_id, bool(section.atari))
     env: VectorEnv
-    if _uses_own_vector_env(spec):
+    if _uses_own_vector_env(spec) and not _wrapped(section):
         kwargs = _make_kwargs(section)
         try:  # ask for SAME_STEP explicitly; an env without the keyword keeps its own mode
             env = gym.make_vec(
@@ -130,7 +177,7 @@ def make_vector_env(
                 raise ValueError(f"env.kwargs={kwargs!r} rejected by {env_id!r}: {exc2}") from exc2
     else:
         env = SyncVectorEnv(
-            [lambda: make_single_env(section) for _ in range(num_envs)],
+            [lambda: make_single_env(section, training=True) for _ in range(num_envs)],
             autoreset_mode=AutoresetMode.SAME_STEP,
         )
     if seed is not None:
@@ -144,6 +191,9 @@ class VectorStep:
 
     ``obs`` is what the policy acts on next; ``next_obs`` is the transition target (the
     final observation where an episode ended); ``valid`` is False for reset-only steps.
+    A self-play stepper (:mod:`actors.selfplay`) also says which moves were ``played``
+    (a pool opponent's replace the policy's on its turns) and what the episode book
+    credits: ``credit`` (rewards from the acting version's side) on ``credited`` rows.
     """
 
     obs: Any
@@ -152,6 +202,16 @@ class VectorStep:
     terminated: np.ndarray
     truncated: np.ndarray
     valid: np.ndarray
+    played: np.ndarray | None = None
+    credit: np.ndarray | None = None
+    credited: np.ndarray | None = None
+
+    def booked(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rewards, rows) the episode book counts: every valid row, or ``credit`` on the
+        valid ``credited`` rows where a self-play stepper says so."""
+        if self.credit is None or self.credited is None:
+            return self.reward, self.valid
+        return self.credit, self.valid & self.credited
 
 
 def _replace_rows(obs: Any, rows: np.ndarray, finals: list[Any]) -> Any:
@@ -168,7 +228,12 @@ class VectorStepper:
     Promises: with SAME_STEP every step is valid and ``next_obs`` carries the final
     observation of the envs that just ended; with NEXT_STEP the step after an end is
     reported ``valid=False`` (its reward and flags are not real). DISABLED is refused.
+    The hooks a self-play stepper fills (``alternating``, :meth:`augment`,
+    :meth:`on_weights`, :meth:`stats`) do nothing here.
     """
+
+    #: Consecutive steps of one env are moves of alternating players (self-play) or not.
+    alternating = False
 
     def __init__(self, env: VectorEnv, seed: int | None) -> None:
         mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
@@ -183,6 +248,23 @@ class VectorStepper:
         self.num_envs = env.num_envs
         self._seed = seed
         self._prev_done = np.zeros(self.num_envs, dtype=bool)
+
+    @property
+    def observation_space(self) -> gym.Space:
+        return self.env.single_observation_space
+
+    @property
+    def action_space(self) -> gym.Space:
+        return self.env.single_action_space
+
+    def augment(self, transitions: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return transitions
+
+    def on_weights(self, version: int, tensors: Any, metadata: Any) -> None:
+        return None
+
+    def stats(self) -> dict[str, Any]:
+        return {}
 
     def reset(self) -> Any:
         obs, _ = self.env.reset(seed=self._seed)

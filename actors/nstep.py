@@ -9,6 +9,10 @@ returns the transitions that became complete, as the standard columns of
 
 * ``reward`` = Σ_{k<m} γ^k r_{t+k}, ``n_steps`` = m (m = n, or fewer at an episode end);
 * ``discount`` = γ^m, except 0 when the episode *terminated* within the window;
+* with ``alternate=True`` (a two-player, zero-sum game whose consecutive steps are moves
+  of alternating players, each reward from its mover's side) every step flips the
+  side, so the factor per step is −γ: ``reward`` = Σ (−γ)^k r_{t+k} and ``discount`` =
+  (−γ)^m, and a learner's ``reward + discount · max_a Q(s', a)`` is the negamax target;
 * ``next_obs`` = observation at t+m: on truncation the final observation, from which
   the learner still bootstraps (discount γ^m); on termination it is stored but unused.
 
@@ -50,7 +54,7 @@ class NStepFolder:
     with the step and emitted with the transition that *starts* at that step.
     """
 
-    def __init__(self, num_envs: int, n: int, gamma: float) -> None:
+    def __init__(self, num_envs: int, n: int, gamma: float, alternate: bool = False) -> None:
         if not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
         if not isinstance(n, int) or not 1 <= n <= 255:
@@ -60,9 +64,11 @@ class NStepFolder:
         self.num_envs = num_envs
         self.n = n
         self.gamma = float(gamma)
+        self.alternate = bool(alternate)
+        self.factor = -self.gamma if alternate else self.gamma  # per-step discount factor
         self._t = -1  # global index of the last step written
         self._start = np.zeros(num_envs, dtype=np.int64)  # oldest open step per env
-        powers = self.gamma ** np.arange(n, dtype=np.float64)
+        powers = self.factor ** np.arange(n, dtype=np.float64)
         offsets = np.arange(n)[None, :] - np.arange(n)[:, None]  # k - i
         # D[i, k] = gamma^(k - i) for k >= i: row i of D @ rewards is the return from i to the end.
         self._discount_matrix = np.where(offsets >= 0, powers[np.clip(offsets, 0, n - 1)], 0.0)
@@ -165,7 +171,7 @@ class NStepFolder:
         out["action"] = self._rings["action"][slots, env_idx]
         out["reward"] = rewards.astype(np.float32)
         term = terminated[env_idx]
-        out["discount"] = np.where(term, 0.0, self.gamma ** folded.astype(np.float64)).astype(
+        out["discount"] = np.where(term, 0.0, self.factor ** folded.astype(np.float64)).astype(
             np.float32
         )
         for key, value in flatten_obs(next_obs, "next_obs").items():

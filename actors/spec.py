@@ -1,19 +1,30 @@
 """What one actor worker is handed across Ray: typed config sections, not dicts.
 
 Promises: :class:`ActorSpec` holds the dataclass sections the actor reads (``env``,
-``actors``, ``algo``, ``model``, ``replay``, ``logging``) plus where the run lives; it is validated when made
+``actors``, ``algo``, ``model``, ``replay``, ``logging``, ``selfplay``) plus where the run lives; it is validated when made
 (an ``actor_id`` outside ``[0, actors.num)`` raises :class:`ActorConfigError`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import conf
 from actors.envs import probe_spaces
 from agents import Agent, resolve_agent
-from conf.schema import ActorsConfig, Config, EnvConfig, LoggingConfig, ModelConfig, ReplayConfig
+from conf.schema import (
+    ActorsConfig,
+    Config,
+    EnvConfig,
+    LoggingConfig,
+    ModelConfig,
+    ReplayConfig,
+    SelfPlayConfig,
+)
+from replay.frames import FrameStackLayout
+from replay.schema import TransitionSpec
 
 
 class ActorConfigError(ValueError):
@@ -35,6 +46,7 @@ class ActorSpec:
     replay_url: str
     namespace: str
     model_tag: str
+    selfplay: SelfPlayConfig = field(default_factory=SelfPlayConfig)  # game: null = no self-play
 
     def __post_init__(self) -> None:
         num = int(self.actors.num)
@@ -64,7 +76,31 @@ class ActorSpec:
             replay_url=replay_url,
             namespace=namespace,
             model_tag=tag,
+            selfplay=cfg.selfplay,
         )
+
+
+def frame_layout(agent: Agent, env: EnvConfig) -> FrameStackLayout | None:
+    """How the run's replay stores stacked frames (``env.frame_stack`` >= 2 and an agent
+    whose transitions hold ``obs``/``next_obs`` stacks: each frame once per record); None:
+    the agent's columns as they are. The learner, which creates the table, and every actor
+    use this same function."""
+    return FrameStackLayout.for_spec(agent.transition_spec(), int(env.frame_stack), agent.n_step)
+
+
+def unpacking(layout: FrameStackLayout | None, priorities: Callable[[Any], Any]) -> Callable:
+    """``priorities`` (an actor policy's, called by the writer on each stored chunk's
+    columns) fed the standard columns again where ``layout`` packed the frames."""
+    if layout is None:
+        return priorities
+    return lambda cols: priorities(layout.unpack(cols))
+
+
+def table_spec(agent: Agent, env: EnvConfig) -> TransitionSpec:
+    """The replay table's columns: the agent's, with :func:`frame_layout` applied."""
+    layout = frame_layout(agent, env)
+    spec = agent.transition_spec()
+    return spec if layout is None else layout.spec(spec)
 
 
 def build_agent(cfg: Any) -> Agent:
@@ -74,4 +110,11 @@ def build_agent(cfg: Any) -> Agent:
     return resolve_agent(cfg.algo.name)(cfg.algo, cfg.model, obs_space, action_space)
 
 
-__all__ = ["ActorConfigError", "ActorSpec", "build_agent"]
+__all__ = [
+    "ActorConfigError",
+    "ActorSpec",
+    "build_agent",
+    "frame_layout",
+    "table_spec",
+    "unpacking",
+]

@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 import numpy as np
 import redis
 
-from actors.envs import VectorStepper, make_vector_env
 from actors.nstep import NStepFolder
 from actors.reporting import (
     NO_VERSION,
@@ -27,8 +26,9 @@ from actors.reporting import (
     count_restart,
     write_heartbeat,
 )
-from actors.spec import ActorSpec
-from agents import ActorSlot, resolve_agent
+from actors.selfplay import make_stepper
+from actors.spec import ActorSpec, frame_layout, unpacking
+from agents import ActorSlot
 from replay import ReplayClient, ReplayConnectionError, ReplayTimeoutError
 from replay.config import writer_kwargs
 from replay.keys import RunKeys
@@ -87,23 +87,23 @@ class ActorWorker:
 
         # Seeds: one stream per actor and per incarnation, all derived from the run's seed.
         self._seed = spec.seed * 1_000_003 + spec.actor_id * 10_007 + self.restarts * 101
-        env = make_vector_env(spec.env, a.envs_per_actor, seed=self._seed)
-        self._stepper = VectorStepper(env, seed=self._seed)
-        agent = resolve_agent(spec.algo.name)(
-            spec.algo, spec.model, env.single_observation_space, env.single_action_space
-        )
-        self.observation_space = env.single_observation_space
-        self.action_space = env.single_action_space
+        # the env's vector env, or self-play boards of a two-player game (selfplay.game)
+        self._stepper, agent = make_stepper(spec, self._seed)
+        self.observation_space = self._stepper.observation_space
+        self.action_space = self._stepper.action_space
         slot = ActorSlot(spec.actor_id, a.num, a.envs_per_actor, self._seed, a.torch_threads)
         self._policy = agent.actor_policy(slot)
-        self._folder = NStepFolder(a.envs_per_actor, agent.n_step, agent.gamma)
+        alternate = self._stepper.alternating  # self-play: moves of alternating players
+        self._folder = NStepFolder(a.envs_per_actor, agent.n_step, agent.gamma, alternate)
+        self._layout = frame_layout(agent, spec.env)  # stacked frames: once per record
         self._book = EpisodeBook(spec.actor_id, a.envs_per_actor)
         self._obs = self._stepper.reset()
 
         self._client = ReplayClient(spec.replay_url, namespace=spec.namespace)
         # the writer is the one place that chunks; the policy prices each sealed chunk
+        prices = unpacking(self._layout, self._policy.priorities)  # on the standard columns
         self._writer = self._client.writer(
-            spec.replay.table, priority_fn=self._policy.priorities, **writer_kwargs(spec.replay)
+            spec.replay.table, priority_fn=prices, **writer_kwargs(spec.replay)
         )
         self._store = WeightStore(spec.replay_url, spec.namespace)
         self._follower = WeightFollower(
@@ -134,7 +134,6 @@ class ActorWorker:
         """An actor of a run config (a ``conf.Config`` or its ``to_container`` dict)."""
         return cls(ActorSpec.from_config(cfg, actor_id, replay_url, namespace, tag))
 
-    # ------------------------------------------------------------------ weights
     def _accept_weights(self, version: int, tensors: Any, metadata: Any) -> bool:
         """Load a sound version into the policy; a misfit is refused (the old one stays)."""
         try:
@@ -144,6 +143,7 @@ class ActorWorker:
                 "actor %d refuses weights %s v%d: %s", self.actor_id, self.model_tag, version, exc
             )
             return False
+        self._stepper.on_weights(version, tensors, dict(metadata or {}))  # self-play: the pool
         return True
 
     def poll_weights(self) -> bool:
@@ -163,7 +163,6 @@ class ActorWorker:
         announce_switch(self._redis, self.keys, self.actor_id, version)
         return True
 
-    # ------------------------------------------------------------------ stepping
     def _step(self) -> None:
         t0 = time.perf_counter()
         actions = self._policy.act(self._obs)
@@ -171,6 +170,7 @@ class ActorWorker:
         step = self._stepper.step(actions)
         self._act_s += t1 - t0
         self._env_s += time.perf_counter() - t1
+        actions = actions if step.played is None else step.played  # self-play: pool's turns
         version = self.policy_version
         n = self.spec.actors.envs_per_actor
         out = self._folder.step(
@@ -183,18 +183,21 @@ class ActorWorker:
             extras={"policy_version": np.full(n, version, dtype=np.int64)},
             valid=step.valid,
         )
-        self._book.step(step.reward, step.terminated | step.truncated, step.valid, version)
+        credit, credited = step.booked()  # self-play: pool games, the acting version's side
+        self._book.step(credit, step.terminated | step.truncated, credited, version)
         self._obs = step.obs
         self._env_steps += n
+        out = self._stepper.augment(out)  # self-play: the moves' symmetric images too
         rows = len(out["reward"])
         if rows:
             out.pop("env_index", None)
             out["actor_id"] = np.full(rows, self.actor_id, dtype=np.int32)
+            if self._layout is not None:
+                out = self._layout.pack(out)
             t0 = time.perf_counter()
             self._writer.append(out)
             self._write_s += time.perf_counter() - t0
 
-    # ------------------------------------------------------------------ writing
     def _write(self, force: bool = False) -> None:
         """Send what the writer holds: every sealed chunk at once, the partial chunk when
         ``force`` or when it is ``replay.max_chunk_age_ms`` old; then finished episodes."""
@@ -265,6 +268,7 @@ class ActorWorker:
             "weights_refused": self._weights_refused,
             "restarts": self.restarts,
             "per_version": self._book.summary(),
+            **self._stepper.stats(),
             "inference_s": self._act_s,
             "env_s": self._env_s,
             "write_s": self._write_s,

@@ -40,12 +40,16 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import gymnasium as gym
 import numpy as np
 
+from conf.sections import ModelConfig
 from replay.schema import TransitionSpec
 
 Observation = Any  # np.ndarray, or a mapping of them for Dict observation spaces
 Batch = Mapping[str, np.ndarray]
 Tensors = dict[str, np.ndarray]
 Metadata = dict[str, str]
+#: What :meth:`AgentLearner.policy_module`'s network returns: Q-values ``[B, A]`` (the greedy
+#: action is their argmax; masked actions are -inf) or the actions ``[B, *action_shape]``.
+POLICY_OUTPUTS = ("q_values", "actions")
 
 
 class AgentError(ValueError):
@@ -121,6 +125,13 @@ class AgentLearner(ABC):
     def greedy(self) -> Callable[[Observation], np.ndarray]:
         """A deterministic policy for evaluation (batched obs in, actions out)."""
 
+    def policy_module(self) -> tuple[Any, str]:
+        """The network :meth:`greedy` runs, as ``(torch module, output)`` for ONNX and
+        TorchScript export (``fsrl export``): ``forward`` takes a batch as :meth:`greedy`
+        does, as tensors (a dict of them for Dict observations), and returns what ``output``
+        (one of :data:`POLICY_OUTPUTS`) says. The default: ValueError, nothing to export."""
+        raise ValueError(f"{type(self).__name__} has no policy network to export")
+
 
 class Agent(ABC):
     """Builds an algorithm's pieces for one run. Subclass it for a new algorithm.
@@ -166,6 +177,16 @@ class Agent(ABC):
         """The replay columns this agent learns from (the standard ones by default)."""
         return TransitionSpec.from_spaces(self.observation_space, self.action_space)
 
+    @classmethod
+    def for_export(
+        cls, metadata: Metadata, observation_space: gym.Space, action_space: gym.Space
+    ) -> Agent:
+        """An agent whose networks fit a published version with this ``metadata`` (the
+        leaderboard, ``load_policy`` and ``fsrl export`` of a weights file, where no run config
+        is at hand). The default: the agent's default ``algo`` and ``model`` sections; an
+        agent whose export says its sizes overrides it to read them."""
+        return cls(cls.config_class(), ModelConfig(), observation_space, action_space)
+
     def evaluation_policy(
         self, tensors: Tensors, metadata: Metadata
     ) -> Callable[[Any], np.ndarray]:
@@ -174,6 +195,12 @@ class Agent(ABC):
         learner = self.learner("cpu", 0)
         learner.load_export(tensors, metadata)
         return learner.greedy()
+
+    def action_values(self, tensors: Tensors, metadata: Metadata) -> Callable[[Any], np.ndarray]:
+        """Per-action values ``(N, A)`` of a published version for the player to act, higher
+        better (what a play-time search over a two-player game scores its leaves with,
+        :mod:`envs.games.search`); :class:`AgentError` when the agent has none (default)."""
+        raise AgentError(f"algo={self.name} exposes no action values to search over")
 
     @abstractmethod
     def actor_policy(self, slot: ActorSlot) -> ActorPolicy:
@@ -193,5 +220,6 @@ __all__ = [
     "Batch",
     "Metadata",
     "Observation",
+    "POLICY_OUTPUTS",
     "Tensors",
 ]

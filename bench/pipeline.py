@@ -226,7 +226,7 @@ def bench_propagation(overrides: list[str], versions: int, interval_s: float) ->
         "weight_propagation_versions": len(published),
         "weight_propagation_actors": num,
         "weight_propagation_missed": missed,
-        "weight_poll_interval_s": float(cfg["actors"]["weight_poll_interval_s"]),
+        "weight_poll_interval_s": float(cfg.actors.weight_poll_interval_s),
     }
 
 

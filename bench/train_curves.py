@@ -5,9 +5,10 @@ and plots with the user command's plotter (:mod:`learner.curves`, ``fsrl curves`
 against wall-clock minutes, the recent training episode return and the
 greedy evaluation mean return; the PNG goes to ``--out``. With ``--games N`` it also
 loads the newest checkpoint of each run (``<run dir>/checkpoints``, safetensors) and
-plays N greedy games on the evaluation seeds of the run's own config, counting what
-the game counts: lines cleared per Tetris game (a game stops at ``--line-cap`` lines),
-apples eaten per Snake game. The figures are printed as a table and, with
+plays N greedy games on the evaluation seeds of the run's own config under the env's
+evaluation protocol (:mod:`learner.protocols`; ``bench/agent_eval.py`` does the same
+for any agent): lines cleared per Tetris game, apples eaten per Snake game, each game
+up to ``--max-steps`` (1,000,000 by default). The figures are printed as a table and, with
 ``--json PATH``, written as one JSON object.
 
 Example::
@@ -22,7 +23,6 @@ import json
 import logging
 import math
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -34,70 +34,48 @@ from learner.curves import plot, read_metrics  # noqa: E402  (the user command's
 
 logger = logging.getLogger(__name__)
 
-#: The issue's cap on one Tetris evaluation game.
-DEFAULT_LINE_CAP = 100_000
 
-
-def play_games(run_dir: str | Path, games: int, line_cap: int) -> dict[str, Any]:
-    """Greedy games of the newest checkpoint; lines (Tetris) or apples (Snake) per game."""
+def play_games(run_dir: str | Path, games: int, max_steps: int | None) -> dict[str, Any]:
+    """Greedy games of the newest checkpoint under the env's evaluation protocol
+    (:mod:`learner.protocols`: lines per Tetris game, apples per Snake game, on batched
+    boards, each game up to ``max_steps``, default 1,000,000 for the games)."""
     import torch
     import yaml
 
-    from actors.envs import make_single_env, probe_spaces
+    from actors.envs import probe_spaces
     from agents.dqn.networks import build_q_network, obs_to_tensor
     from learner.checkpoint import load_checkpoint
+    from learner.protocols import run_protocol
 
     ckpt = load_checkpoint(Path(run_dir) / "checkpoints")
     cfg = yaml.safe_load((ckpt.path / "config.yaml").read_text())
     env_cfg, model_cfg = cfg["env"], cfg["model"]
     obs_space, action_space = probe_spaces(env_cfg)
-    num_actions = int(action_space.n)
-    model = build_q_network(model_cfg, obs_space, num_actions)
+    model = build_q_network(model_cfg, obs_space, int(action_space.n))
     model.load_state_dict(
         {k[len("online/") :]: v for k, v in ckpt.tensors.items() if k.startswith("online/")}
     )
     model.eval()
-    is_tetris = "tetris" in str(env_cfg["id"]).lower()
-    # what the game counts, if it counts anything (CartPole has neither: returns only)
-    unit = "lines" if is_tetris else "apples" if "snake" in str(env_cfg["id"]).lower() else None
-    counts, steps, returns = [], [], []
-    t0 = time.perf_counter()
-    for i in range(games):
-        env = make_single_env(env_cfg)
-        obs, info = env.reset(seed=int(env_cfg["eval_seed"]) + i)
-        done, ret, n = False, 0.0, 0
-        while not done:
-            with torch.no_grad():
-                batch = {k: v[None] for k, v in obs.items()} if isinstance(obs, dict) else obs[None]
-                action = int(model(obs_to_tensor(batch)).argmax(dim=1)[0])
-            obs, reward, terminated, truncated, info = env.step(action)
-            ret += float(reward)
-            n += 1
-            done = terminated or truncated
-            if is_tetris and int(info.get("lines", 0)) >= line_cap:
-                done = True
-        env.close()
-        counts.append(int(info.get(unit, 0)) if unit else 0)
-        steps.append(n)
-        returns.append(ret)
-    if unit is None:
-        unit = "return"
-        counts = [int(r) for r in returns]
-    return {
-        "env_id": env_cfg["id"],
-        "checkpoint": str(ckpt.path),
-        "learner_updates": int(ckpt.counters.get("updates", 0)),
-        "env_steps": int(ckpt.counters.get("env_steps", 0)),
-        "games": games,
-        "unit": unit,
-        f"mean_{unit}_per_game": float(np.mean(counts)),
-        f"min_{unit}_per_game": int(np.min(counts)),
-        f"max_{unit}_per_game": int(np.max(counts)),
-        f"{unit}_per_game": counts,
-        "steps_per_game": steps,
-        "mean_return": float(np.mean(returns)),
-        "eval_wall_s": round(time.perf_counter() - t0, 2),
-    }
+    torch.set_num_threads(1)
+
+    def act(obs: Any) -> np.ndarray:
+        with torch.no_grad():
+            return model(obs_to_tensor(obs)).argmax(dim=1).numpy()
+
+    res = run_protocol(act, env_cfg, games, max_steps=max_steps)
+    unit = res["unit"]
+    res.update(
+        {
+            "checkpoint": str(ckpt.path),
+            "learner_updates": int(ckpt.counters.get("updates", 0)),
+            "env_steps": int(ckpt.counters.get("env_steps", 0)),
+            f"mean_{unit}_per_game": res[f"mean_{unit}"],
+            f"min_{unit}_per_game": res[f"min_{unit}"],
+            f"max_{unit}_per_game": res[f"max_{unit}"],
+            "eval_wall_s": res["wall_s"],
+        }
+    )
+    return res
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--title", default="fsrl training curves")
     parser.add_argument("--log-y", action="store_true", help="symmetric log scale for returns")
     parser.add_argument("--games", type=int, default=0, help="greedy games of the final policy")
-    parser.add_argument("--line-cap", type=int, default=DEFAULT_LINE_CAP)
+    parser.add_argument(
+        "--max-steps", type=int, default=None, help="step cap of a game (protocol default)"
+    )
     parser.add_argument("--json", dest="json_path", help="write the figures as one JSON object")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -134,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.games:
         for d in args.run_dirs:
-            res = play_games(d, args.games, args.line_cap)
+            res = play_games(d, args.games, args.max_steps)
             figures["runs"][Path(d).name]["final_policy"] = res
             unit = res["unit"]
             print(

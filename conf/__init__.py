@@ -34,9 +34,11 @@ from conf.schema import (
     register_configs,
     root_node,
 )
+from conf.tools import register_tool_configs
 from conf.validate import validate
 
 register_configs()
+register_tool_configs()  # base_play, base_export: the fsrl play / fsrl export apps
 register_resolvers()  # fsrl_presets, for the --help template (conf/hydra/help/fsrl.yaml)
 
 CONFIG_MODULE = "conf"

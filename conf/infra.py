@@ -76,6 +76,10 @@ class RayConfig:
     namespace: str = "fsrl"
     # Start Ray's dashboard (local Ray only).
     include_dashboard: bool = False
+    # Nice increment (over the launcher's) of the worker processes of a local Ray: the
+    # actors and what they start (the robot sim). Ray's default, 15, starves them beside
+    # any other load. Ignored when joining a cluster (its raylets decide).
+    worker_niceness: int = 15
 
 
 @dataclass
@@ -88,8 +92,12 @@ class BudgetConfig:
     learner_updates: int | None = None
     # Wall-clock seconds from start.
     wall_time_s: float | None = 900.0
-    # Stop as soon as a greedy evaluation reaches this mean return (null: never).
+    # Stop as soon as a greedy evaluation reaches this mean score (null: never); the score
+    # is the return unless env.eval_metric names an info total (Tetris lines, Snake apples).
     target_eval_return: float | None = "${env.solved_return}"  # type: ignore[assignment]
+    # And every one of these evaluation means of info totals too (e.g. {win: 0.05}: at least
+    # one Snake game in 20 fills the board); empty: the target above alone.
+    target_eval_means: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

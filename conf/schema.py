@@ -32,6 +32,7 @@ from conf.sections import (
     LearnerConfig,
     ModelConfig,
     SACConfig,
+    SelfPlayConfig,
 )
 
 MODES = ("async", "sync")
@@ -56,6 +57,7 @@ class Config:
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     robot: RobotConfig = field(default_factory=RobotConfig)
+    selfplay: SelfPlayConfig = field(default_factory=SelfPlayConfig)
 
 
 SECTIONS: dict[str, type] = {
@@ -69,6 +71,7 @@ SECTIONS: dict[str, type] = {
     "budget": BudgetConfig,
     "logging": LoggingConfig,
     "robot": RobotConfig,
+    "selfplay": SelfPlayConfig,
 }
 
 #: The built-in agents' ``algo`` sections (``conf/algo/<name>.yaml`` extends ``base_algo_<name>``).
@@ -120,6 +123,7 @@ __all__ = [
     "ReplayConfig",
     "RobotConfig",
     "SACConfig",
+    "SelfPlayConfig",
     "register_algo",
     "register_configs",
     "root_node",

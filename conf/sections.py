@@ -24,8 +24,36 @@ class EnvConfig:
     eval_episodes: int = 20
     # Seed of the first evaluation episode; episode i uses eval_seed + i (fixed seeds).
     eval_seed: int = 1_000_000
+    # Time limit of evaluation episodes in steps, apart from training's (e.g. 1,000,000
+    # Tetris placements); null: the training limit (max_episode_steps or the registered one).
+    eval_max_episode_steps: int | None = None
+    # What an evaluation episode scores: "return"; "reached_limit" (1 if the episode ran
+    # to its step limit, else 0: the robot's bump-free share); or an episode total the env
+    # reports in info at the episode's end ("lines" for Tetris, "apples" for Snake).
+    # Evaluation means, version gates and budget.target_eval_return compare this score.
+    eval_metric: str = "return"
     # Evaluation mean return at which this environment counts as solved (null: none).
     solved_return: float | None = None
+    # Atari preprocessing (Gymnasium's AtariPreprocessing; needs ale-py: pip install
+    # 'fsrl[atari]'): random no-op reset, frame skip with a max-pool over the last two
+    # frames, resize, grayscale uint8; the ALE env is made with frameskip=1 unless
+    # env.kwargs says otherwise. max_episode_steps then counts agent steps.
+    atari: bool = False
+    # Most random no-op actions at reset (atari).
+    atari_noop_max: int = 30
+    # Emulator frames per agent step, max-pooled over the last two (atari).
+    atari_frame_skip: int = 4
+    # Side of the square observation in pixels (atari).
+    atari_screen_size: int = 84
+    # Training only (the actors' envs, never evaluation): a lost life ends the learner's
+    # episode while the game goes on (atari).
+    episodic_life: bool = False
+    # Training only: rewards clipped to [-1, 1] (Gymnasium's ClipReward).
+    clip_rewards: bool = False
+    # Last frames stacked on a new first observation axis (Gymnasium's FrameStackObservation,
+    # padded with the reset frame); 0 or 1: no stacking. The replay then stores each
+    # transition's frames once (replay/frames.py).
+    frame_stack: int = 0
 
 
 @dataclass
@@ -46,6 +74,10 @@ class ModelConfig:
     cnn_kernel_sizes: list[int] = field(default_factory=lambda: [3, 3])
     # CNN strides per conv layer (cnn_dueling).
     cnn_strides: list[int] = field(default_factory=lambda: [1, 1])
+    # Image axes of a cnn_dueling observation: chw (channels first, e.g. stacked frames
+    # [4, 84, 84]), hwc (channels last, e.g. RGB [210, 160, 3]), hw (one gray image), or
+    # auto: hw for 2-D; hwc when the last axis has <= 4 entries and the first more; else chw.
+    cnn_layout: str = "auto"
     # Observations are multiplied by this before the network (e.g. 1/255 for pixels).
     input_scale: float = 1.0
 
@@ -193,6 +225,9 @@ class LearnerConfig:
     resume_from: str | None = None
     # Seconds between greedy evaluations in the learner (0: only at the end).
     eval_interval_s: float = 1.0
+    # Learner updates between greedy evaluations, in place of eval_interval_s (0: by
+    # seconds). Counted in updates, a mode=sync run evaluates at the same points every time.
+    eval_interval_updates: int = 0
     # Episodes of the cheap screen that must reach budget.target_eval_return before a full
     # env.eval_episodes evaluation is played (0: always play the full evaluation).
     eval_screen_episodes: int = 3
@@ -206,8 +241,14 @@ class LearnerConfig:
     # in one process it cost the 2-core box half its updates/s (docs/benchmarks.md).
     sampler_process: bool = True
     # A version becomes its tag's champion when its evaluation return beats the champion's
-    # by more than this (the first evaluated version is crowned).
+    # by more than this (the first evaluated version is crowned). Single-agent envs.
     gate_margin: float = 0.0
+    # Two-player games (selfplay.game): a version becomes champion when its score (wins +
+    # half the draws) against the champion reaches this share of the gate's games.
+    gate_threshold: float = 0.55
+    # Two-player games: games of each gate (even: both sides of each fixed-seed opening),
+    # and of each rating match against selfplay.baselines.
+    gate_games: int = 40
     # Seconds the learner's lease on its model tag lasts unless renewed (renewed every
     # third of it): a second learner on the same tag and namespace is refused meanwhile.
     lease_ttl_s: float = 30.0
@@ -217,3 +258,52 @@ class LearnerConfig:
     sync_updates_per_step: float = 0.25
     # Env steps collected per actor per sync phase.
     sync_steps_per_phase: int = 500
+
+
+@dataclass
+class SelfPlayConfig:
+    """Self-play on a two-player game: actors play it against the current version and a
+    pool of past versions and write both players' moves; new versions are gated against
+    the champion in the arena. ``game: null`` (the default) is an ordinary run."""
+
+    # The game: a built-in (connect_four, tictactoe) or your own "package.module:Name"
+    # (envs.games.core.TwoPlayerGame); null: no self-play, actors step env.id as usual.
+    # env.id should be the same game against a fixed opponent (fsrl/ConnectFour-v0): it
+    # gives the spaces the agent is built for.
+    game: str | None = None
+    # Share of new games played against a past version from the pool (the rest: the
+    # current version on both sides); pool games start once the pool has a member.
+    pool_share: float = 0.3
+    # Past versions each actor keeps in its pool (the newest; the oldest leaves first).
+    pool_size: int = 8
+    # A version the actor acts with joins its pool when it is at least this many versions
+    # newer than the pool's newest member.
+    pool_interval_versions: int = 20
+    # How a pool opponent is drawn: pfsp (prioritised fictitious self-play: weight ~
+    # (1 - score) ** pfsp_power, towards opponents the current version still loses to,
+    # from its running score in the actor's own games against each) | uniform.
+    pool_weighting: str = "pfsp"
+    # Exponent of the pfsp weighting.
+    pfsp_power: float = 2.0
+    # Each self-play game starts after a uniform random number in [0, opening_plies] of
+    # uniformly random moves (variety; those moves are not written to the replay).
+    opening_plies: int = 2
+    # Also write each move's images under the game's symmetries (Connect Four: the
+    # left-right mirror), where the game declares them.
+    symmetries: bool = True
+    # The player the platform makes of a version (the gate, the arena, the leaderboard's
+    # ratings, the bench): exact negamax this many plies deep over the version's learned
+    # action values, which score the horizon (0: greedy on the values).
+    search_depth: int = 3
+    # Plies the acting version searches (as search_depth does) for its own moves in the
+    # actors' games, where its epsilon-greedy policy did not explore; pool opponents search
+    # as deep. 0: the policy's actions as they are (cheapest; weaker games to learn from).
+    actor_search_depth: int = 0
+    # Random opening plies before each arena game (both sides of each opening are played).
+    arena_opening_plies: int = 2
+    # Opponents every evaluated version is rated against beside the champion:
+    # random | first_legal | alphabeta (Connect Four; depth from alphabeta_depth) |
+    # "package.module:Name". The mean result against the first is the eval return.
+    baselines: list[str] = field(default_factory=lambda: ["random"])
+    # Depth of the alphabeta baseline (envs.games.connect_four_search).
+    alphabeta_depth: int = 4

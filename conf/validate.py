@@ -13,6 +13,7 @@ from conf.urls import redact_url, redis_url_problem
 
 ARCHS = ("auto", "mlp_dueling", "cnn_dueling", "candidate_scorer")
 ROBOT_BACKENDS = ("sim", "gopigo3")
+CNN_LAYOUTS = ("auto", "chw", "hwc", "hw")
 MODES = ("async", "sync")
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda|cuda:\d+|mps)$")
 _SPEC_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -61,6 +62,25 @@ def validate(cfg: Any) -> None:
     _check(cfg, "env.id", lambda v: isinstance(v, str) and v.strip() != "", "a Gymnasium id")
     _check(cfg, "env.max_episode_steps", _opt_pos, "null or > 0")
     _check(cfg, "env.eval_episodes", _pos, "> 0")
+    _check(cfg, "env.eval_max_episode_steps", _opt_pos, "null or > 0")
+    _check(
+        cfg,
+        "budget.target_eval_means",
+        lambda v: all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(k)) for k in (v or {})),
+        "a mapping of info keys (e.g. win) to the evaluation means required",
+    )
+    _check(
+        cfg,
+        "env.eval_metric",
+        lambda v: isinstance(v, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v) is not None,
+        "'return' or the name of an info key (e.g. lines, apples)",
+    )
+    _check(cfg, "env.atari_noop_max", _nonneg, ">= 0")
+    _check(cfg, "env.atari_frame_skip", _pos, ">= 1")
+    _check(cfg, "env.atari_screen_size", lambda v: v is not None and v >= 16, ">= 16 (pixels)")
+    _check(cfg, "env.frame_stack", _nonneg, ">= 0 (0 or 1: no stacking)")
+    if _get(cfg, "env.episodic_life"):
+        _check(cfg, "env.atari", bool, "true when env.episodic_life is (lives come from ale-py)")
     _check(
         cfg,
         "model.arch",
@@ -84,6 +104,7 @@ def validate(cfg: Any) -> None:
             f"{n_conv} positive integers (one per conv layer)",
         )
     _check(cfg, "model.input_scale", _pos, "> 0")
+    _check(cfg, "model.cnn_layout", lambda v: v in CNN_LAYOUTS, f"one of {CNN_LAYOUTS}")
     _check(cfg, "algo.name", lambda v: isinstance(v, str) and v.strip() != "", "an agent name")
     _check(cfg, "algo.gamma", lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
     _check(cfg, "algo.n_step", _pos, ">= 1")
@@ -116,11 +137,14 @@ def validate(cfg: Any) -> None:
     _check(cfg, "learner.checkpoint_interval_updates", _nonneg, ">= 0")
     _check(cfg, "learner.keep_checkpoints", _pos, ">= 1")
     _check(cfg, "learner.eval_interval_s", _nonneg, ">= 0")
+    _check(cfg, "learner.eval_interval_updates", _nonneg, ">= 0")
     _check(cfg, "learner.eval_screen_episodes", _nonneg, ">= 0")
     _check(cfg, "learner.eval_max_time_fraction", lambda v: 0 <= v <= 1, "in [0, 1]")
     _check(cfg, "learner.torch_threads", _nonneg, ">= 0")
     _check(cfg, "learner.sample_timeout_ms", _pos, "> 0")
     _check(cfg, "learner.gate_margin", _nonneg, ">= 0")
+    if _has(cfg, "selfplay"):
+        _validate_selfplay(cfg)
     _check(cfg, "learner.lease_ttl_s", _pos, "> 0")
     _check(cfg, "learner.sync_updates_per_step", _nonneg, ">= 0")
     _check(cfg, "learner.sync_steps_per_phase", _pos, ">= 1")
@@ -149,6 +173,7 @@ def validate(cfg: Any) -> None:
         "null (local Ray), 'auto' or host:port / ray://host:port",
     )
     _check(cfg, "ray.num_cpus", _opt_pos, "null or >= 1")
+    _check(cfg, "ray.worker_niceness", lambda v: -20 <= v <= 19, "in [-20, 19]")
     _check(cfg, "budget.env_steps", _opt_pos, "null or > 0")
     _check(cfg, "budget.learner_updates", _opt_pos, "null or > 0")
     _check(cfg, "budget.wall_time_s", _opt_pos, "null or > 0")
@@ -190,6 +215,24 @@ def validate(cfg: Any) -> None:
         _check(cfg, "actors.envs_per_actor", lambda v: v == 1, one)
 
 
+def _validate_selfplay(cfg: Any) -> None:
+    """The two-player gate and the self-play section (checked even when game is null)."""
+    _check(cfg, "learner.gate_threshold", lambda v: 0.0 < v <= 1.0, "in (0, 1]")
+    _check(cfg, "learner.gate_games", lambda v: v >= 2 and v % 2 == 0, "an even number >= 2")
+    _check(cfg, "selfplay.game", lambda v: v is None or str(v).strip() != "", "null or a game")
+    _check(cfg, "selfplay.pool_share", _unit, "in [0, 1]")
+    _check(cfg, "selfplay.pool_size", _pos, ">= 1")
+    _check(cfg, "selfplay.pool_interval_versions", _pos, ">= 1")
+    _check(cfg, "selfplay.pool_weighting", lambda v: v in ("pfsp", "uniform"), "pfsp or uniform")
+    _check(cfg, "selfplay.pfsp_power", _nonneg, ">= 0")
+    _check(cfg, "selfplay.opening_plies", _nonneg, ">= 0")
+    _check(cfg, "selfplay.search_depth", lambda v: 0 <= v <= 6, "in [0, 6]")
+    _check(cfg, "selfplay.actor_search_depth", lambda v: 0 <= v <= 6, "in [0, 6]")
+    _check(cfg, "selfplay.arena_opening_plies", _nonneg, ">= 0")
+    _check(cfg, "selfplay.baselines", lambda v: len(v) >= 1, "at least one opponent")
+    _check(cfg, "selfplay.alphabeta_depth", _pos, ">= 1")
+
+
 def _unit(v: Any) -> bool:
     return v is not None and 0.0 <= v <= 1.0
 
@@ -216,4 +259,4 @@ _ALGO_FIELD_RULES: tuple[tuple[str, Any, str], ...] = (
 )
 
 
-__all__ = ["ARCHS", "MODES", "ROBOT_BACKENDS", "validate"]
+__all__ = ["ARCHS", "CNN_LAYOUTS", "MODES", "ROBOT_BACKENDS", "validate"]

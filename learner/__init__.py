@@ -15,4 +15,8 @@
 * :mod:`learner.checkpoint` — checkpoints without pickle (safetensors + JSON + YAML).
 * :mod:`learner.metrics` — the one metrics logger (JSONL, TensorBoard, console).
 * :mod:`learner.evaluate` / :mod:`learner.cold_start` — the leaderboard and version 0 CLIs.
+* :mod:`learner.policy_io` — ``load_policy(path)``: a greedy policy from a run dir,
+  checkpoint, weights file, ``.onnx`` or TorchScript ``.pt``; :mod:`learner.play` and
+  :mod:`learner.export` — ``fsrl play`` (GIF/MP4) and ``fsrl export`` (ONNX + TorchScript,
+  checked against torch).
 """

@@ -7,7 +7,7 @@ that command exactly as ``python -m MODULE ARGS...`` would (``fsrl train`` is
 command also has its own script (``fsrl-train`` ...), which suits Hydra's shell
 completion as it is: ``eval "$(fsrl-train -sc install=bash)"``. ``fsrl`` completes too:
 ``eval "$(fsrl train -sc install=bash)"`` registers ``fsrl``, completes the command names,
-then Hydra's overrides of ``train`` and ``cold-start``.
+then Hydra's overrides of ``train``, ``cold-start``, ``play`` and ``export``.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ COMMANDS: dict[str, Command] = {
     "cold-start": Command("learner.cold_start", "publish version 0 of a new architecture", True),
     "replay": Command("replay.admin", "list (ls) or remove (rm) a namespace's tables and versions"),
     "curves": Command("learner.curves", "plot a run dir's training curves to curves.png"),
-    "play": Command("learner.play", "render a version or checkpoint to GIF/MP4"),
-    "export": Command("learner.export", "export a policy to ONNX / TorchScript"),
+    "play": Command("learner.play", "render a policy's episodes to GIF/MP4 (a Hydra app)", True),
+    "export": Command("learner.export", "write a policy as ONNX + TorchScript, checked", True),
 }
 
 USAGE = """\
@@ -153,6 +153,16 @@ def cold_start() -> int:
 def evaluate() -> int:
     """``fsrl-evaluate``."""
     return _script("evaluate")
+
+
+def play() -> int:
+    """``fsrl-play``."""
+    return _script("play")
+
+
+def export() -> int:
+    """``fsrl-export``."""
+    return _script("export")
 
 
 if __name__ == "__main__":

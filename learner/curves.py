@@ -34,6 +34,19 @@ PANELS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
             ("eval/screen_mean_return", "x", "evaluation screen"),
         ),
     ),
+    (
+        "game (evaluation, per game)",
+        tuple(
+            (f"eval/{stat}_{unit}", style, f"{unit}: {stat}")
+            for unit in ("lines", "apples", "reached_limit")
+            for stat, style in (
+                ("mean", "o-"),
+                ("median", "s--"),
+                ("min", "v:"),
+                ("screen_mean", "x"),
+            )
+        ),
+    ),
     ("TD loss", (("losses/td_loss", "-", "td loss"),)),
     (
         "throughput",
@@ -129,7 +142,7 @@ def plot(
                 ax.plot(xs, ys, style, ms=4, lw=1, label=label)
             ax.set_title(f"{name}: {panel}" if len(runs) > 1 else panel)
             ax.set_xlabel(X_KEYS[x][1])
-            if log_y and panel == "return":
+            if log_y and panel in ("return", PANELS[1][0]):
                 ax.set_yscale("symlog", linthresh=10.0)
             ax.grid(alpha=0.3)
             if panels.get(panel):

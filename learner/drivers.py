@@ -41,13 +41,16 @@ class Driver:
         self.metrics = system.metrics
         self.lifecycle = system.lifecycle
         self._last_dump = (time.monotonic(), 0, 0)
+        self.last_eval_stats: dict[str, float] = {}  # of the latest full evaluation
 
     # ------------------------------------------------------------------ the schedule
     def schedule(self, poll_s: float) -> Schedule:
         cfg, sched = self.cfg, Schedule()
         if poll_s:
             sched.every("poll", self.poll_and_check_budget, seconds=poll_s)
-        if cfg.learner.eval_interval_s:
+        if cfg.learner.eval_interval_updates:
+            sched.every("evaluate", self.evaluate, updates=int(cfg.learner.eval_interval_updates))
+        elif cfg.learner.eval_interval_s:
             sched.every("evaluate", self.evaluate, seconds=float(cfg.learner.eval_interval_s))
         sched.every("log", self.dump, seconds=float(cfg.logging.interval_s))
         sched.every("lease", self._renew_lease, seconds=float(cfg.learner.lease_ttl_s) / 3)
@@ -87,14 +90,15 @@ class Driver:
         try:
             episodes = int(cfg.env.eval_episodes)
             screen_n = min(int(cfg.learner.eval_screen_episodes), episodes)
-            if target is not None and screen_n:  # screen cheaply before paying for all
+            judge = self.s.judge  # self-play: the arena, gated against the champion
+            if target is not None and screen_n and judge is None:  # screen cheaply first
                 screen = learner.evaluate(screen_n)
                 if screen.mean() < target:
-                    self.metrics.record("eval/screen_mean_return", float(screen.mean()))
+                    metric = str(cfg.env.eval_metric)
+                    self.metrics.record(f"eval/screen_mean_{metric}", float(screen.mean()))
                     return False
             version = learner.publish()  # the version evaluated (and gated) is a stored one
-            st.last_eval_mean = float(learner.evaluate(episodes).mean())
-            self.lifecycle.evaluated(version, st.last_eval_mean, episodes)
+            st.last_eval_mean = self._evaluate_version(version)
             st.evals.append(
                 {
                     "env_steps": st.env_steps,
@@ -103,17 +107,63 @@ class Driver:
                     "mean": st.last_eval_mean,
                 }
             )
-            self.metrics.record("eval/mean_return", st.last_eval_mean)
-            logger.info("eval at %d env steps: mean %.1f", st.env_steps, st.last_eval_mean)
-            if target is not None and st.last_eval_mean >= target:
+            logger.info(
+                "eval at %d env steps: mean %s %.2f",
+                st.env_steps,
+                cfg.env.eval_metric,
+                st.last_eval_mean,
+            )
+            if target is not None and st.last_eval_mean >= target and self._means_reached():
                 st.mark("solved")
                 st.stop_reason = f"target eval return {target} reached"
+                if cfg.budget.target_eval_means:
+                    st.stop_reason += f" with means {dict(cfg.budget.target_eval_means)}"
                 return True
             return False
         finally:  # evaluations take at most learner.eval_max_time_fraction of the wall time
             frac = float(cfg.learner.eval_max_time_fraction)
-            if frac > 0 and self._sched is not None:
+            if frac > 0 and self._sched is not None:  # a no-op for an update-counted job
                 self._sched.job("evaluate").defer(started + (time.monotonic() - started) / frac)
+
+    def _means_reached(self) -> bool:
+        """Whether the latest evaluation's info-total means meet budget.target_eval_means."""
+        rec = self.learner.last_eval
+        for key, floor in dict(self.cfg.budget.target_eval_means or {}).items():
+            if rec is None or float(rec.scores(str(key)).mean()) < float(floor):
+                return False
+        return True
+
+    def record_eval(self) -> dict[str, float]:
+        """Metrics of the learner's latest full evaluation: ``eval/mean_return`` (the mean
+        return), and for an ``env.eval_metric`` other than the return its mean, median and
+        min (``eval/mean_lines`` ...) and ``eval/capped_episodes``; returns what it recorded."""
+        rec, metric = self.learner.last_eval, str(self.cfg.env.eval_metric)
+        if rec is None:
+            return {}
+        stats = {"eval/mean_return": float(rec.returns.mean())}
+        if metric != "return":
+            summary = rec.summary(metric)
+            stats.update({f"eval/{k}": v for k, v in summary.items() if not k.startswith("max")})
+            stats["eval/capped_episodes"] = float(rec.capped.sum())
+        for key in dict(self.cfg.budget.target_eval_means or {}):
+            stats[f"eval/mean_{key}"] = float(rec.scores(str(key)).mean())
+        self.metrics.record_many(stats)
+        return stats
+
+    def _evaluate_version(self, version: int) -> float:
+        """Evaluate (and gate) the just-published ``version``; its mean return: greedy
+        episodes on the env, or the arena's judgement where ``selfplay.game`` is set."""
+        learner = self.learner
+        if self.s.judge is not None:
+            mean = self.s.judge.judge(version, *learner.algo.export(), metrics=self.metrics)
+            learner.counters.best_eval_return = max(learner.counters.best_eval_return, mean)
+            self.last_eval_stats = {}
+            return mean
+        episodes = int(self.cfg.env.eval_episodes)
+        mean = float(learner.evaluate(episodes).mean())
+        self.last_eval_stats = self.record_eval()
+        self.lifecycle.evaluated(version, mean, episodes)
+        return mean
 
     def dump(self) -> None:
         st, learner, m = self.st, self.learner, self.metrics
@@ -187,11 +237,10 @@ class Driver:
             final_version = learner.publish()
             ckpt = learner.checkpoint()
             final_eval = float("nan")
+            final_stats: dict[str, float] = {}
             if not interrupted:
-                episodes = int(self.cfg.env.eval_episodes)
-                final_eval = float(learner.evaluate(episodes).mean())
-                self.metrics.record("eval/mean_return", final_eval)
-                self.lifecycle.evaluated(final_version, final_eval, episodes)
+                final_eval = self._evaluate_version(final_version)
+                final_stats = self.last_eval_stats
             st.mark("final_eval_done")
             self.dump()
             summary = {
@@ -204,7 +253,10 @@ class Driver:
                 "learner_updates": learner.counters.updates,
                 "episodes": st.episodes,
                 "final_version": final_version,
-                "final_eval_mean_return": final_eval,
+                "final_eval_mean_return": final_stats.get("eval/mean_return", final_eval),
+                "eval_metric": self.cfg.env.eval_metric,
+                "final_eval_mean_score": final_eval,
+                "final_eval": {k[len("eval/") :]: v for k, v in final_stats.items()},
                 "best_eval_mean_return": learner.counters.best_eval_return,
                 **self.lifecycle.summary(),
                 "wall_time_s": round(st.elapsed_s, 3),

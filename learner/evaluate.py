@@ -34,7 +34,6 @@ from rich.table import Table
 import conf
 from actors.envs import probe_spaces
 from agents import AgentError, resolve_agent
-from conf.sections import ModelConfig
 from learner.evaluation import evaluate_greedy
 from learner.leaderboard import load_board, render_board
 from replay.weights import WeightIntegrityError, WeightNotFoundError, WeightStore
@@ -46,9 +45,10 @@ def version_policy(
     tensors: dict[str, np.ndarray], meta: dict[str, str], spaces: tuple[gym.Space, gym.Space]
 ) -> Any:
     """The greedy policy of one published version, built by the agent that published it
-    (``agent`` in its metadata; versions from before agents were named are DQN's)."""
+    (``agent`` in its metadata; versions from before agents were named are DQN's) with the
+    networks its metadata describes (:meth:`agents.core.Agent.for_export`)."""
     agent_cls = resolve_agent(meta.get("agent", "dqn"))
-    agent = agent_cls(agent_cls.config_class(), ModelConfig(), *spaces)
+    agent = agent_cls.for_export(meta, *spaces)
     return agent.evaluation_policy(tensors, meta)
 
 

@@ -2,18 +2,20 @@
 
 :func:`gate` — a candidate becomes champion only with a score (wins + ½ draws) / games
 ≥ ``threshold`` (0.55) against the current champion; :func:`gate_by_return` — the
-single-agent variant on evaluation returns; :func:`pfsp_weights` — how often to draw
-each pool opponent in self-play (towards those the learner still loses to).
+single-agent variant on evaluation returns; :func:`pfsp_weights` (from
+:mod:`actors.pool`, where self-play actors use it) — how often to draw each pool
+opponent (towards those the learner still loses to).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+
+from actors.pool import pfsp_weights
 
 
 @dataclass(frozen=True)
@@ -93,24 +95,6 @@ def gate_by_return(
         champion_return=float(champion_mean),
         reason=reason,
     )
-
-
-def pfsp_weights(
-    scores: Mapping[str, float], power: float = 2.0, floor: float = 0.02
-) -> dict[str, float]:
-    """Prioritised fictitious self-play (AlphaStar): the chance of drawing each pool
-    opponent, ∝ ``(1 - score) ** power`` where ``score`` is the learner's score against
-    it (NaN or missing: 0.5), at least ``floor`` before normalising; sums to 1."""
-    if not scores:
-        raise ValueError("pfsp_weights needs at least one opponent")
-    if power < 0 or not 0.0 <= floor < 1.0:
-        raise ValueError(f"power must be >= 0 and floor in [0, 1), got {power!r}, {floor!r}")
-    raw = {}
-    for name, score in scores.items():
-        x = 0.5 if score is None or not math.isfinite(score) else min(1.0, max(0.0, score))
-        raw[name] = max(floor, (1.0 - x) ** power)
-    total = sum(raw.values())
-    return {name: w / total for name, w in raw.items()}
 
 
 __all__ = ["GateResult", "gate", "gate_by_return", "pfsp_weights"]

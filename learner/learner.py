@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from actors.spec import frame_layout
 from agents.core import Agent
 from learner.checkpoint import find_latest_checkpoint, load_checkpoint, save_checkpoint
-from learner.evaluation import evaluate_greedy
+from learner.evaluation import Episodes, play_greedy
 from learner.prefetch import Prefetcher, ProcessPrefetcher, Sampled
 from replay.config import sampler_kwargs
 from replay.errors import ReplayTimeoutError
@@ -100,7 +101,10 @@ class Learner:
         self.device = resolve_device(cfg.learner.device)
         set_torch_threads(cfg)
         self.algo = agent.learner(self.device, int(cfg.seed))
+        # stacked frames are stored once per record: next_obs is rebuilt before prepare
+        self.layout = frame_layout(agent, cfg.env)
         self.counters = LearnerCounters()
+        self.last_eval: Episodes | None = None  # the latest evaluate() record
         self.beta = float(cfg.replay.beta)  # importance-sampling exponent, annealed
         self._sampler: Any = None  # in-process sampler: sync mode and the prefetch thread
         self.prefetcher: Prefetcher | ProcessPrefetcher | None = None
@@ -109,6 +113,12 @@ class Learner:
         self._final_wait_fraction = 0.0
         self._lag_sum = 0.0
         self._lag_n = 0
+
+    def _prepare(self, data: Any, weights: np.ndarray) -> Any:
+        """The agent's ``prepare`` of a sampled batch in its standard columns."""
+        if self.layout is not None:
+            data = self.layout.unpack(data)
+        return self.algo.prepare(data, weights)
 
     # ------------------------------------------------------------------ start / resume
     def resume(self, path: str | Path | None = None, search_root: Path | None = None) -> bool:
@@ -239,12 +249,12 @@ class Learner:
                 self.cfg.replay.table,
                 batch,
                 depth,
-                self.algo.prepare,
+                self._prepare,
                 {**sampler_kwargs(self.cfg.replay), "beta": self.beta},
                 seed=int(self.cfg.seed),
             ).start()
         else:
-            self.prefetcher = Prefetcher(self.sampler, batch, depth, self.algo.prepare).start()
+            self.prefetcher = Prefetcher(self.sampler, batch, depth, self._prepare).start()
 
     def stop_prefetch(self) -> None:
         if self.prefetcher is not None:
@@ -285,7 +295,7 @@ class Learner:
             return False
         item = Sampled(
             ids=sb.ids,
-            batch=self.algo.prepare(sb.data, sb.weights),
+            batch=self._prepare(sb.data, sb.weights),
             policy_version=sb.data.get("policy_version"),
         )
         priorities = self._train_on(item)
@@ -311,12 +321,16 @@ class Learner:
 
     # ------------------------------------------------------------------ evaluation / checkpoints
     def evaluate(self, episodes: int | None = None) -> np.ndarray:
+        """Greedy scores (``env.eval_metric``) of ``episodes`` fixed-seed episodes; the whole
+        record (returns, lengths, info totals) stays in :attr:`last_eval`."""
         env = self.cfg.env
-        returns = evaluate_greedy(
+        rec = play_greedy(
             self.algo.greedy(), env, int(episodes or env.eval_episodes), int(env.eval_seed)
         )
-        self.counters.best_eval_return = max(self.counters.best_eval_return, float(returns.mean()))
-        return returns
+        self.last_eval = rec
+        scores = rec.scores(str(env.eval_metric))
+        self.counters.best_eval_return = max(self.counters.best_eval_return, float(scores.mean()))
+        return scores
 
     def checkpoint(self) -> Path:
         c = self.counters

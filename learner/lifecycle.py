@@ -4,7 +4,9 @@ Promises: :class:`TagLifecycle` holds the tag's lease for the whole run (a secon
 on the same tag and namespace fails at start, naming the holder); every full evaluation
 is recorded against the version it evaluated, and that version becomes the tag's
 ``champion`` only when it passes the gate (a higher evaluation return than the
-champion's, by ``learner.gate_margin``; the first evaluated version is crowned), so
+champion's, by ``learner.gate_margin``, or for two-player games a score of
+``learner.gate_threshold`` against the champion in the arena; the first evaluated
+version is crowned), so
 actors and the robot set to follow ``champion`` never act with a version that failed;
 every finished episode is counted against the version that played it, in Redis
 (:class:`replay.registry.ModelRegistry`) and in ``versions.jsonl`` of the run
@@ -68,9 +70,13 @@ class TagLifecycle:
             logger.warning("%s; taking it back", exc)
             self.lease.acquire()
 
-    def evaluated(self, version: int, mean_return: float, episodes: int) -> GateResult:
-        """Record an evaluation of ``version``; promote it when it passes the gate."""
-        result = gate_by_return(mean_return, self.champion_return, self.gate_margin)
+    def evaluated(
+        self, version: int, mean_return: float, episodes: int, gate: GateResult | None = None
+    ) -> GateResult:
+        """Record an evaluation of ``version``; promote it when it passes the gate: ``gate``
+        when given (two-player games: the arena's verdict against the champion, see
+        :mod:`learner.judge`), else a higher evaluation return than the champion's."""
+        result = gate or gate_by_return(mean_return, self.champion_return, self.gate_margin)
         self.log.record(
             self.tag, version, eval_return=mean_return, eval_episodes=episodes, gate=result
         )

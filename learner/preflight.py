@@ -15,12 +15,14 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
 
 import conf
+import conf.tools
+from envs.atari import AtariUnavailableError, ensure_registered, lookup_with_ale
 from telemetry.ship import MissingExtraError, require
 
 #: Hydra flags that take a value (the value is not an override).
@@ -53,9 +55,13 @@ class PreflightError(ValueError):
     """A check before start-up failed; the message is one line naming the field or id."""
 
 
-def check_env_id(env_id: str) -> None:
+def check_env_id(env_id: str, atari: bool = False) -> None:
     """Raise :class:`PreflightError` unless ``env_id`` is a Gymnasium id (``module:Id`` imports
-    ``module`` first, as the actors do)."""
+    ``module`` first, as the actors do; ``ALE/...`` ids and ``atari`` need ale-py)."""
+    try:
+        ensure_registered(env_id, atari)
+    except AtariUnavailableError as exc:
+        raise PreflightError(str(exc)) from exc
     name = env_id
     if ":" in env_id:
         module, name = env_id.split(":", 1)
@@ -66,14 +72,11 @@ def check_env_id(env_id: str) -> None:
                 f"env.id={env_id!r}: cannot import module {module!r} ({exc})"
             ) from exc
     try:
-        gym.spec(name)
+        lookup_with_ale(name)
     except gym.error.Error as exc:
-        hint = ""
-        if name.startswith("ALE/") and ":" not in env_id:
-            hint = " (Atari ids need ale-py: pip install ale-py, then env.id=ale_py:" + name + ")"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise PreflightError(
-            f"env.id={env_id!r} is not a registered Gymnasium id: {first}{hint}"
+            f"env.id={env_id!r} is not a registered Gymnasium id: {first}"
         ) from exc
 
 
@@ -97,7 +100,7 @@ def check_config(cfg: conf.Config) -> None:
         conf.validate(cfg)
     except ValueError as exc:
         raise PreflightError(str(exc)) from exc
-    check_env_id(cfg.env.id)
+    check_env_id(cfg.env.id, bool(cfg.env.atari))
     check_optional_packages(cfg)
 
 
@@ -144,6 +147,50 @@ def exit_on_error(argv: Sequence[str], prog: str) -> None:
     except PreflightError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def prog_name(module: str, command: str) -> str:
+    """How the user called a command: ``fsrl COMMAND``, ``fsrl-COMMAND`` or the module."""
+    argv0 = os.path.basename(sys.argv[0]) if sys.argv else ""
+    if argv0 == "fsrl":
+        return f"fsrl {command}"
+    return argv0 if argv0.startswith("fsrl-") else module
+
+
+def exit_on_bad_tool_fields(
+    argv: Sequence[str], config_name: str, check: Callable[[Any], None], prog: str
+) -> None:
+    """``fsrl play|export --cfg job``: compose ``conf/<config_name>.yaml`` with the overrides
+    and ``check`` the fields first; a bad one is one ``prog: error: ...`` line and exit 2."""
+    overrides, flags = split_argv(argv)
+    if not flags & {"--cfg", "-c"} or flags & (_MULTIRUN_FLAGS | {"--help", "-h"}):
+        return
+    try:
+        check(conf.tools.load_tool_config(config_name, overrides))
+    except ValueError as exc:
+        print(f"{prog}: error: {' '.join(str(exc).split())[:500]}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def run_tool_app(
+    app: Callable[[], Any],
+    argv: Sequence[str] | None,
+    module: str,
+    command: str,
+    check: Callable[[Any], None],
+) -> int:
+    """Run a tool's Hydra ``app`` on ``argv`` (``sys.argv[1:]`` when None): bad fields of
+    ``conf/<command>.yaml`` fail first as one line (:func:`exit_on_bad_tool_fields`);
+    ``sys.argv`` is restored afterwards."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    exit_on_bad_tool_fields(args, command, check, prog_name(module, command))
+    saved = sys.argv
+    sys.argv = [saved[0] if argv is None else module, *args]
+    try:
+        app()
+    finally:
+        sys.argv = saved
+    return 0
 
 
 def resolve_ray_address(address: str | None, environ: Mapping[str, str] = os.environ) -> str | None:

@@ -37,7 +37,8 @@ class Job:
             self.next_s = now + self.every_s
 
     def defer(self, until_s: float) -> None:
-        """Run no sooner than ``until_s`` (monotonic seconds)."""
+        """Run no sooner than ``until_s`` (monotonic seconds); no effect on a job counted in
+        updates."""
         self.next_s = max(self.next_s, until_s)
 
 

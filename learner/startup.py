@@ -90,6 +90,7 @@ def start_ray(ray_cfg: Any) -> bool:
     if address is None:
         kwargs.update(num_cpus=ray_cfg.num_cpus or os.cpu_count() or 1)
         kwargs["include_dashboard"] = ray_cfg.include_dashboard
+        kwargs["_system_config"] = {"worker_niceness": int(ray_cfg.worker_niceness)}
     try:
         ray.init(address=address or "local", **kwargs)
     except ConnectionError as exc:

@@ -20,8 +20,10 @@ from typing import Any
 import ray
 
 import conf
+from actors.spec import table_spec
 from agents import Agent
 from learner.fleet import ActorFleet
+from learner.judge import SelfPlayJudge
 from learner.learner import Learner, set_torch_threads
 from learner.lifecycle import TagLifecycle
 from learner.metrics import MetricsLogger
@@ -56,6 +58,7 @@ class System:
     metrics: MetricsLogger
     lifecycle: TagLifecycle
     fleet: ActorFleet | None = None
+    judge: SelfPlayJudge | None = None  # selfplay.game: versions judged in the arena
 
 
 def _prepare(
@@ -84,7 +87,7 @@ def _prepare(
     table = table_config(r)
     if cfg.mode == "sync":  # the phase schedule fixes the ratio; no limiter waits
         table = TableConfig(table.name, table.capacity, table.min_size_to_sample)
-    client.create_table(table, agent.transition_spec())
+    client.create_table(table, table_spec(agent, cfg.env))
     store = WeightStore(
         url, namespace, history=cfg.learner.weights_history, connect_timeout_s=r.connect_timeout_s
     )
@@ -133,9 +136,12 @@ def _prepare(
         sinks=cfg.logging.sinks,  # optional wandb / mlflow
     )
     stack.callback(metrics.close)
-    return System(
+    system = System(
         cfg, run_dir, st, agent, url, namespace, tag, client, store, learner, metrics, lifecycle
     )
+    if cfg.selfplay.game is not None:
+        system.judge = SelfPlayJudge(cfg, agent, store, tag, run_dir, lifecycle)
+    return system
 
 
 def build_system(

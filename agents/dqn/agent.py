@@ -20,6 +20,7 @@ from agents.dqn.actor import QFunction, make_actor_policy
 from agents.dqn.archs import model_config_from_metadata, resolve_arch
 from agents.dqn.exploration import actor_epsilons, epsilon_greedy
 from conf.schema import DQNConfig
+from conf.sections import ModelConfig
 from replay.schema import TransitionSpec
 
 
@@ -55,7 +56,8 @@ class DQNActorPolicy:
         with np.errstate(invalid="ignore"):
             boot = np.max(q_next, axis=1)
         discount = np.asarray(batch["discount"], dtype=np.float64)
-        boot = np.where(np.isfinite(boot) & (discount > 0), boot, 0.0)
+        # a negative discount is a two-player game's (−γ per move: the negamax target)
+        boot = np.where(np.isfinite(boot) & (discount != 0), boot, 0.0)
         td = np.asarray(batch["reward"], dtype=np.float64) + discount * boot - q_sa
         return np.nan_to_num(np.abs(td), nan=1.0, posinf=1.0).astype(np.float32)
 
@@ -112,13 +114,27 @@ class DQNAgent(Agent):
         )
         return DQNActorPolicy(q, eps, slot.seed)
 
-    def evaluation_policy(self, tensors: Tensors, metadata: Metadata) -> Any:
-        """Greedy on the exported Q-network, rebuilt from its own metadata (numpy for
-        ``mlp_dueling``): any DQN-layout export ranks, whatever this run's model section."""
+    @classmethod
+    def for_export(
+        cls, metadata: Metadata, observation_space: gym.Space, action_space: gym.Space
+    ) -> DQNAgent:
+        """The default ``algo`` section and the network the export's metadata describes."""
+        model = ModelConfig(**model_config_from_metadata(metadata))
+        return cls(DQNConfig(), model, observation_space, action_space)
+
+    def action_values(self, tensors: Tensors, metadata: Metadata) -> Any:
+        """Q-values of the exported network, rebuilt from its own metadata (numpy for
+        ``mlp_dueling``; −inf where ``action_mask`` is 0): any DQN-layout export fits,
+        whatever this run's model section."""
         model = {**model_config_from_metadata(metadata), "arch": metadata.get("arch", self.arch)}
         q = make_actor_policy(model, self.observation_space, self.num_actions, seed=0)
         q.load(tensors, metadata)
-        return lambda obs: np.argmax(q.q_values(obs), axis=1)
+        return q.q_values
+
+    def evaluation_policy(self, tensors: Tensors, metadata: Metadata) -> Any:
+        """Greedy on :meth:`action_values`."""
+        values = self.action_values(tensors, metadata)
+        return lambda obs: np.argmax(values(obs), axis=1)
 
     def network(self) -> Any:
         """A fresh torch Q-network of this run's architecture (imports torch)."""

@@ -36,12 +36,40 @@ def resolve_arch(arch: str, obs_space: gym.Space) -> str:
     return "mlp_dueling"
 
 
+#: Image axes a ``cnn_dueling`` observation may have (``model.cnn_layout``).
+CNN_LAYOUTS = ("chw", "hwc", "hw")
+
+
+def resolve_cnn_layout(layout: str, shape: tuple[int, ...]) -> str:
+    """The image axes of an observation of ``shape`` (``auto``: ``hw`` for 2-D; ``hwc`` when
+    the last axis has at most 4 entries and the first more, e.g. RGB ``[210, 160, 3]``;
+    else ``chw``, e.g. stacked frames ``[4, 84, 84]``)."""
+    shape = tuple(int(x) for x in shape)
+    if layout == "auto":
+        if len(shape) == 2:
+            return "hw"
+        if len(shape) == 3 and shape[-1] <= 4 < shape[0]:
+            return "hwc"
+        return "chw"
+    if layout not in CNN_LAYOUTS:
+        raise ValueError(
+            f"model.cnn_layout={layout!r} is unknown: must be auto or one of {CNN_LAYOUTS}"
+        )
+    if len(shape) != len(layout):
+        raise ValueError(
+            f"model.cnn_layout={layout!r} does not fit an observation of shape {shape}"
+        )
+    return layout
+
+
 def model_config_from_metadata(metadata: Mapping[str, str]) -> dict[str, Any]:
     """The ``model`` config section that rebuilds the exported network."""
 
     def val(key: str, default: Any) -> Any:
         raw = metadata.get(key)
-        return default if raw is None else json.loads(raw) if key != "arch" else raw
+        if raw is None:
+            return default
+        return raw if key in ("arch", "cnn_layout") else json.loads(raw)  # plain strings
 
     return {
         "arch": val("arch", "mlp_dueling"),
@@ -51,7 +79,16 @@ def model_config_from_metadata(metadata: Mapping[str, str]) -> dict[str, Any]:
         "cnn_kernel_sizes": val("cnn_kernel_sizes", [3, 3]),
         "cnn_strides": val("cnn_strides", [1, 1]),
         "input_scale": val("input_scale", 1.0),
+        "cnn_layout": val("cnn_layout", "auto"),
     }
 
 
-__all__ = ["ARCHS", "CANDIDATES_KEY", "MASK_KEY", "model_config_from_metadata", "resolve_arch"]
+__all__ = [
+    "ARCHS",
+    "CANDIDATES_KEY",
+    "CNN_LAYOUTS",
+    "MASK_KEY",
+    "model_config_from_metadata",
+    "resolve_arch",
+    "resolve_cnn_layout",
+]

@@ -173,6 +173,10 @@ class DQN(AgentLearner):
 
         return act
 
+    def policy_module(self) -> tuple[QNetwork, str]:
+        """The online Q-network: observations (a tensor or dict of tensors) -> Q [B, A]."""
+        return self.online, "q_values"
+
     def update(self, batch: TorchBatch) -> tuple[np.ndarray, dict[str, float]]:
         """One gradient step on ``batch``; returns (new priorities, loss statistics)."""
         self.online.train()

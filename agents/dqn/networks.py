@@ -11,8 +11,12 @@ Architectures (``model.arch``):
 * ``mlp_dueling`` — Box observation, flattened (a Dict observation: its keys other
   than ``action_mask`` flattened and concatenated in sorted key order); a ReLU torso,
   value and advantage heads, ``Q = V + A - mean(A)``.
-* ``cnn_dueling`` — ``[C, H, W]`` grid (uint8 or float; scaled by ``input_scale``),
-  ReLU conv layers, then the same dueling MLP.
+* ``cnn_dueling`` — an image (uint8 or float; scaled by ``input_scale``, e.g. 1/255):
+  ``[C, H, W]`` (stacked frames ``[4, 84, 84]``), channels-last ``[H, W, C]`` (RGB
+  ``[210, 160, 3]``) or one gray ``[H, W]`` (``model.cnn_layout``, auto-detected), moved to
+  ``[C, H, W]`` inside the network; ReLU conv layers, then the same dueling MLP. The
+  Nature-DQN torso for 84×84 Atari is channels ``[32, 64, 64]``, kernels ``[8, 4, 3]``,
+  strides ``[4, 2, 1]``, ``hidden_sizes [512]`` (``experiment=atari``).
 * ``candidate_scorer`` — Dict observation with ``candidate_features [A, F]`` float32
   and ``action_mask [A]``; one shared MLP scores each candidate: ``Q_i = f(x_i)``.
 * ``auto`` — picked from the observation space by :func:`resolve_arch`.
@@ -57,6 +61,7 @@ from agents.dqn.archs import (
     MASK_KEY,
     model_config_from_metadata,
     resolve_arch,
+    resolve_cnn_layout,
 )
 from agents.registry import load_object
 from conf import as_section
@@ -171,7 +176,7 @@ class MLPDuelingQ(QNetwork):
 
 
 class CNNDuelingQ(MLPDuelingQ):
-    """``[C, H, W]`` grid → ReLU convs → flatten → dueling MLP."""
+    """An image (``[C, H, W]``, ``[H, W, C]`` or ``[H, W]``) → ReLU convs → flatten → dueling MLP."""
 
     arch = "cnn_dueling"
 
@@ -185,10 +190,21 @@ class CNNDuelingQ(MLPDuelingQ):
         hidden_sizes: Sequence[int],
         head_hidden_size: int = 0,
         input_scale: float = 1.0,
+        layout: str = "auto",
     ) -> None:
-        if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 3:
-            raise ValueError(f"cnn_dueling needs a [C, H, W] Box observation, got {obs_space}")
-        c, h, w = (int(x) for x in obs_space.shape)
+        if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) not in (2, 3):
+            raise ValueError(
+                f"cnn_dueling needs an image Box observation ([C, H, W], [H, W, C] or [H, W]), "
+                f"got {obs_space}"
+            )
+        self.layout = resolve_cnn_layout(layout, tuple(obs_space.shape))
+        shape = [int(x) for x in obs_space.shape]
+        if self.layout == "hwc":
+            c, h, w = shape[2], shape[0], shape[1]
+        elif self.layout == "hw":
+            c, h, w = 1, shape[0], shape[1]
+        else:
+            c, h, w = shape
         convs = []
         in_c = c
         for out_c, k, s in zip(channels, kernel_sizes, strides, strict=True):
@@ -196,8 +212,8 @@ class CNNDuelingQ(MLPDuelingQ):
             h, w = (h - int(k)) // int(s) + 1, (w - int(k)) // int(s) + 1
             if h <= 0 or w <= 0:
                 raise ValueError(
-                    f"cnn_dueling: grid {tuple(obs_space.shape)} too small for kernels "
-                    f"{list(kernel_sizes)} / strides {list(strides)}"
+                    f"cnn_dueling: image {tuple(obs_space.shape)} ({self.layout}) too small for "
+                    f"kernels {list(kernel_sizes)} / strides {list(strides)}"
                 )
             in_c = int(out_c)
         flat_space = gym.spaces.Box(-np.inf, np.inf, (in_c * h * w,), np.float32)
@@ -208,10 +224,15 @@ class CNNDuelingQ(MLPDuelingQ):
             cnn_channels=[int(x) for x in channels],
             cnn_kernel_sizes=[int(x) for x in kernel_sizes],
             cnn_strides=[int(x) for x in strides],
+            cnn_layout=self.layout,
         )
 
     def q_values(self, obs: Obs) -> Tensor:
         x = obs["obs"] if isinstance(obs, Mapping) else obs
+        if self.layout == "hwc":
+            x = x.permute(0, 3, 1, 2)
+        elif self.layout == "hw":
+            x = x.unsqueeze(1)
         x = self._scaled(x)
         for conv in self.conv:
             x = torch.relu(conv(x))
@@ -286,6 +307,7 @@ def build_q_network(model_cfg: Any, obs_space: gym.Space, num_actions: int) -> Q
             hidden,
             head_hidden,
             scale,
+            str(model.cnn_layout),
         )
     return CandidateScorerQ(obs_space, num_actions, hidden, scale)
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import importlib
+import json
 from typing import Any
 
 import gymnasium as gym
 
 import conf
-from agents.core import ActorSlot, Agent, AgentError, AgentLearner
+from agents.core import ActorSlot, Agent, AgentError, AgentLearner, Metadata
 from agents.sac.policy import SACActorPolicy
 from agents.sac.spec import SACSpaces
 from conf.schema import SACConfig
+from conf.sections import ModelConfig
 
 
 def _as_config(algo: Any) -> SACConfig:
@@ -60,6 +62,21 @@ class SACAgent(Agent):
         super().__init__(_as_config(algo), model, observation_space, action_space)
         self.config: SACConfig = self.algo
         self.spaces = SACSpaces.from_spaces(observation_space, action_space)
+
+    @classmethod
+    def for_export(
+        cls, metadata: Metadata, observation_space: gym.Space, action_space: gym.Space
+    ) -> SACAgent:
+        """The default ``algo`` section with the actor's sizes and log-std range the export
+        states (``hidden_sizes``, ``log_std_min``, ``log_std_max``)."""
+        fields: dict[str, Any] = {}
+        try:
+            for key in ("hidden_sizes", "log_std_min", "log_std_max"):
+                if key in metadata:
+                    fields[key] = json.loads(metadata[key])
+        except ValueError as exc:
+            raise AgentError(f"SAC export metadata {key}={metadata[key]!r}: {exc}") from exc
+        return cls(SACConfig(**fields), ModelConfig(), observation_space, action_space)
 
     def check_spaces(self, observation_space: gym.Space, action_space: gym.Space) -> None:
         SACSpaces.from_spaces(observation_space, action_space)

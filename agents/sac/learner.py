@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from agents.core import AgentLearner, Batch, Metadata, Observation, Tensors
-from agents.sac.networks import GaussianActor, TwinQ
+from agents.sac.networks import DeterministicActor, GaussianActor, TwinQ
 from agents.sac.spec import SACSpaces, initial_actor
 from conf.schema import SACConfig
 from robot_edge.policy import GaussianPolicy
@@ -231,6 +231,11 @@ class SACLearner(AgentLearner):
             return a.cpu().numpy().reshape(x.shape[0], *spaces.action_shape)
 
         return act
+
+    def policy_module(self) -> tuple[DeterministicActor, str]:
+        """The actor's deterministic action: observations [B, *obs_shape] -> actions."""
+        module = DeterministicActor(self.actor, self.spaces.obs_dim, self.spaces.action_shape)
+        return module, "actions"
 
     # ------------------------------------------------------------------ checkpoints
     def state(self) -> tuple[dict[str, Any], dict[str, Any]]:

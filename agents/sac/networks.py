@@ -71,6 +71,21 @@ class GaussianActor(nn.Module):
         return torch.tanh(mu) * self.action_scale + self.action_bias
 
 
+class DeterministicActor(nn.Module):
+    """The exported policy (``fsrl export``): observations ``[B, *obs_shape]`` of any real
+    dtype -> the deterministic action ``tanh(μ(s)) * scale + bias``, ``[B, *action_shape]``."""
+
+    def __init__(self, actor: GaussianActor, obs_dim: int, action_shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.actor = actor
+        self.obs_dim = int(obs_dim)
+        self.action_shape = tuple(int(d) for d in action_shape)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        x = obs.float().reshape(obs.shape[0], self.obs_dim)
+        return self.actor.deterministic(x).reshape(obs.shape[0], *self.action_shape)
+
+
 class TwinQ(nn.Module):
     """Two independent soft Q critics ``Q_k(s, a)`` (ReLU MLPs on ``[s, a]``)."""
 
@@ -93,4 +108,4 @@ class TwinQ(nn.Module):
         return self._run(self.q1, x), self._run(self.q2, x)
 
 
-__all__ = ["GaussianActor", "TwinQ"]
+__all__ = ["DeterministicActor", "GaussianActor", "TwinQ"]

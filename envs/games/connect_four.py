@@ -32,6 +32,7 @@ _CELL_SHIFTS = np.array(
 )
 _CELL_BITS = _CELL_SHIFTS.astype(np.intp)
 _FULL_INT = int(FULL)
+_MIRROR_MOVES = np.arange(COLS - 1, -1, -1, dtype=np.int64)
 _DIRECTIONS = tuple((_U(s), _U(2 * s)) for s in (1, _H, _H - 1, _H + 1))
 
 
@@ -110,6 +111,16 @@ class ConnectFour:
         bits = np.unpackbits(raw, axis=2, bitorder="little")[:, :, _CELL_BITS]
         bits[:, 1] ^= bits[:, 0]  # every stone minus own = the opponent's
         return bits.reshape(n, 2, ROWS, COLS)
+
+    def from_observation(self, obs: np.ndarray) -> np.ndarray:
+        """The ``(N, 2)`` states behind canonical observations (inverse of :meth:`observe`)."""
+        return bitboards_from_obs(obs)
+
+    def symmetries(
+        self, boards: np.ndarray, masks: np.ndarray
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """The left-right mirror: columns reversed, move ``c`` becomes ``6 - c``."""
+        return [(boards[..., ::-1], masks[:, ::-1], _MIRROR_MOVES)]
 
     def from_moves(self, moves: list[int] | str) -> np.ndarray:
         """One board (``(1, 2)``) after playing ``moves`` (columns, e.g. ``"3342"``) from empty."""

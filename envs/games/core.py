@@ -82,6 +82,15 @@ PASS_TURN = "pass_turn"
 #: Optional: ``apply_unchecked(state, moves) -> state`` — :meth:`TwoPlayerGame.apply`
 #: without the legality check, for moves the caller has checked (the env's hot path).
 APPLY_UNCHECKED = "apply_unchecked"
+#: Optional: ``from_observation(obs) -> state`` — the states behind canonical
+#: observations (the inverse of :meth:`TwoPlayerGame.observe`); a play-time search over
+#: a learned value (:mod:`envs.games.search`) needs it, since players see observations.
+FROM_OBSERVATION = "from_observation"
+#: Optional: ``symmetries(boards, masks) -> [(boards', masks', moves'), ...]`` — the
+#: images of canonical boards ``(N, *obs_shape)`` and legal masks ``(N, A)`` under each
+#: symmetry of the game other than the identity, with ``moves'[a]`` the image of move
+#: ``a`` (an int array of ``num_actions``). Self-play writes each move's images too.
+SYMMETRIES = "symmetries"
 
 
 #: Built-in games by short name (``game=connect_four``).
@@ -189,6 +198,8 @@ def play_out(
 __all__ = [
     "BUILTIN_GAMES",
     "APPLY_UNCHECKED",
+    "FROM_OBSERVATION",
+    "SYMMETRIES",
     "PASS_TURN",
     "IllegalMoveError",
     "Player",

@@ -72,6 +72,13 @@ class TicTacToe:
         opp = ((state[:, 1] ^ state[:, 0])[:, None] & _BITS) != 0
         return np.stack([own, opp], axis=1).astype(np.uint8).reshape(-1, 2, 3, 3)
 
+    def from_observation(self, obs: np.ndarray) -> np.ndarray:
+        """The ``(N, 2)`` states behind canonical observations (inverse of :meth:`observe`)."""
+        planes = np.asarray(obs).reshape(-1, 2, 9).astype(np.uint16)
+        own = (planes[:, 0] * _BITS).sum(axis=1).astype(np.uint16)
+        opp = (planes[:, 1] * _BITS).sum(axis=1).astype(np.uint16)
+        return np.stack([own, own | opp], axis=1)
+
     def render(self, state: np.ndarray, row: int = 0) -> str:
         p = self.observe(state[row : row + 1])[0]
         return "\n".join(

@@ -34,7 +34,8 @@ class SnakeVectorEnv(BatchedGameVectorEnv):
     """``num_envs`` Snake boards stepped by one vectorized core (autoreset and seeding:
     :class:`~envs.tetris.vector.BatchedGameVectorEnv`; keywords: :class:`SnakeEnv`).
 
-    Starvation (``info["starved"]``) is reported as truncation."""
+    Starvation (``info["starved"]``) is reported as truncation (as termination under
+    ``starvation_terminates=True``)."""
 
     def __init__(
         self,
@@ -57,6 +58,8 @@ class SnakeVectorEnv(BatchedGameVectorEnv):
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         obs, reward, terminated, truncated, info = super().step(actions)
         starved = self.snake.last_starved
+        if self.snake.game.starvation_terminates:
+            return obs, reward, terminated, truncated, info
         if starved is not None and starved.any():
             # Starvation already triggered the autoreset through the game's "terminated";
             # report it as the truncation it is.

@@ -50,7 +50,10 @@ class SnakeEnv(gym.Env):
     remaining life (1 = tail, growing towards the head, so direction is readable);
     channel 2 the apple. With ``features=True`` a Dict ``{"grid": ..., "features":
     Box(0, 1, (11,), uint8)}``: danger straight/right/left, heading one-hot (4), apple
-    above/right/below/left of the head.
+    above/right/below/left of the head. With ``action_features=True`` a Dict of
+    ``grid`` (and ``features``) and ``candidate_features``: ``Box(0, 1, (A, 12), float32)``, the afterstate of each of the
+    A actions (:mod:`envs.snake.afterstate`: dies, eats, distance to the apple, cells and
+    tail still reachable, ...), which ``model.arch=candidate_scorer`` scores move by move.
 
     ## Rewards
     ``apple_reward`` (1) per apple, ``death_reward`` (-1) on a collision,
@@ -61,11 +64,15 @@ class SnakeEnv(gym.Env):
     ## Episode End
     Terminated on a collision or a win. Truncated after ``starvation_steps`` steps
     without an apple (default H*W); with that, episodes are finite and no extra
-    ``max_episode_steps`` is registered.
+    ``max_episode_steps`` is registered. With ``starvation_terminates=True`` starvation
+    is a termination instead (a rule of the game that an agent seeing how long it has
+    gone hungry, e.g. through ``action_features``, should learn to avoid; a time limit
+    would be bootstrapped through).
 
     ## Arguments
     ``render_mode`` (``ansi``, ``rgb_array``), ``height=10``, ``width=10``,
-    ``actions``, ``initial_length=3``, ``starvation_steps=None``, ``features=False``,
+    ``actions``, ``initial_length=3``, ``starvation_steps=None``,
+    ``starvation_terminates=False``, ``features=False``, ``action_features=False``,
     ``apple_reward``, ``death_reward``, ``step_reward``, ``win_reward``,
     ``distance_shaping``.
 
@@ -101,7 +108,9 @@ class SnakeEnv(gym.Env):
         acts = self.game.check_actions(np.reshape(np.asarray(action), (1,)), 1)
         reward, terminated, info = self.game.step(_ROW0, acts)
         info = {k: (v[0].item() if v.ndim == 1 else v[0]) for k, v in info.items()}
-        truncated = bool(info["starved"])
+        starved = bool(info["starved"])
+        truncated = starved and not self.game.starvation_terminates
+        terminated = terminated | (starved and self.game.starvation_terminates)
         self._over = bool(terminated[0]) or truncated
         return (
             _first(self.game.observe(_ROW0)),

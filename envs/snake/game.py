@@ -8,6 +8,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.actions import check_discrete_actions
+from envs.snake.afterstate import NUM_ACTION_FEATURES, action_features
 from envs.snake.core import NUM_FEATURES, SnakeCore, SnakeRewardConfig
 
 ACTION_MODES = ("absolute", "relative")
@@ -26,7 +27,9 @@ class SnakeGame:
         actions: str = "absolute",
         initial_length: int = 3,
         starvation_steps: int | None = None,
+        starvation_terminates: bool = False,
         features: bool = False,
+        action_features: bool = False,
         apple_reward: float = 1.0,
         death_reward: float = -1.0,
         step_reward: float = 0.0,
@@ -50,22 +53,31 @@ class SnakeGame:
                 distance_shaping=float(distance_shaping),
             ),
         )
+        self.starvation_terminates = bool(starvation_terminates)
         self.with_features = bool(features)
+        self.with_action_features = bool(action_features)
         self.num_actions = 3 if actions == "relative" else 4
         self.action_space = spaces.Discrete(self.num_actions)
         grid = spaces.Box(0, 255, (3, self.core.height, self.core.width), np.uint8)
+        parts: dict[str, spaces.Space] = {"grid": grid}
         if self.with_features:
-            self.observation_space: spaces.Space = spaces.Dict(
-                {"grid": grid, "features": spaces.Box(0, 1, (NUM_FEATURES,), np.uint8)}
+            parts["features"] = spaces.Box(0, 1, (NUM_FEATURES,), np.uint8)
+        if self.with_action_features:
+            parts["candidate_features"] = spaces.Box(
+                0.0, 1.0, (self.num_actions, NUM_ACTION_FEATURES), np.float32
             )
-        else:
-            self.observation_space = grid
+        self.observation_space: spaces.Space = spaces.Dict(parts) if len(parts) > 1 else grid
 
     def observe(self, rows: np.ndarray) -> Any:
         grid = self.core.grid(rows)
+        if not (self.with_features or self.with_action_features):
+            return grid
+        obs = {"grid": grid}
         if self.with_features:
-            return {"grid": grid, "features": self.core.features(rows)}
-        return grid
+            obs["features"] = self.core.features(rows)
+        if self.with_action_features:
+            obs["candidate_features"] = action_features(self.core, rows)
+        return obs
 
     def info(self, rows: np.ndarray) -> dict[str, np.ndarray]:
         c = self.core

@@ -135,11 +135,13 @@ CASES = [
 ]
 
 
-def run_case(n: int, trajectories: list[list[tuple[float, bool, bool]]]) -> list[tuple]:
+def run_case(
+    n: int, trajectories: list[list[tuple[float, bool, bool]]], alternate: bool = False
+) -> list[tuple]:
     """Feed the trajectories through a folder step by step; return emitted rows as tuples."""
     num_envs = len(trajectories)
     length = len(trajectories[0])
-    folder = NStepFolder(num_envs=num_envs, n=n, gamma=GAMMA)
+    folder = NStepFolder(num_envs=num_envs, n=n, gamma=GAMMA, alternate=alternate)
     rows: list[tuple] = []
     base = 100 * np.arange(num_envs)
     for t in range(length):
@@ -259,6 +261,21 @@ def test_matches_reference_on_random_trajectories(n: int, data, num_envs: int, l
     got = run_case(n, trajectories)
     want = [r for e, traj in enumerate(trajectories) for r in reference_fold(n, GAMMA, traj, e)]
     assert sorted(got) == sorted(want)  # rewards are small ints and gamma = 0.5: exact in float32
+    # a two-player game's moves alternate sides: the factor per step is -gamma (negamax)
+    got = run_case(n, trajectories, alternate=True)
+    want = [r for e, traj in enumerate(trajectories) for r in reference_fold(n, -GAMMA, traj, e)]
+    assert sorted(got) == sorted(want)
+
+
+def test_alternating_moves_fold_to_negamax_targets() -> None:
+    # one game of three moves (A, B, A) that A's last move wins: reward +1 to its mover
+    game = [[(0, F, F), (0, F, F), (1, T, F)]]
+    assert sorted(run_case(2, game, alternate=True)) == [
+        (1, 0, 0, 0.0, 0.25, 2, F, F, 2),  # A's move, two plies on: A to move again, +γ²
+        (2, 0, 1, -0.5, 0.0, -3, T, F, 2),  # B's move: A's win is B's loss, -γ
+        (2, 0, 2, 1.0, 0.0, -3, T, F, 1),  # A's winning move
+    ]
+    assert run_case(1, [[(0, F, F), (0, F, F)]], alternate=True)[0][4] == -0.5  # -γ, B to move
 
 
 def test_invalid_reset_steps_are_skipped_next_step_autoreset() -> None:

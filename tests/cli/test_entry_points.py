@@ -22,7 +22,10 @@ import psutil
 import pytest
 import tomllib
 
+from tests.policy.runs import write_run
+
 ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = ("fsrl", "fsrl-train", "fsrl-cold-start", "fsrl-evaluate", "fsrl-play", "fsrl-export")
 # every package the distribution ships, as pyproject.toml declares them
 PACKAGES = tuple(
     pattern.rstrip("*")
@@ -79,7 +82,7 @@ def _run(
 
 
 def test_every_command_is_installed_and_fsrl_help_lists_them(venv_bin: Path) -> None:
-    for script in ("fsrl", "fsrl-train", "fsrl-cold-start", "fsrl-evaluate"):
+    for script in SCRIPTS:
         assert (venv_bin / script).exists(), script
     out = _run(venv_bin, "fsrl", "--help")
     assert out.returncode == 0, out.stderr
@@ -127,6 +130,8 @@ def test_hydra_bash_completion_through_the_entry_points(venv_bin: Path) -> None:
         ("fsrl train -sc install=bash", "fsrl", "fsrl cold", 1, ["<cold-start>"]),
         ("fsrl-cold-start -sc install=bash", "fsrl-cold-start", "fsrl-cold-start experiment=sm", 1,
          ["<experiment=smoke>"]),
+        ("fsrl train -sc install=bash", "fsrl", "fsrl play max_fr", 2, ["<max_frames=>"]),
+        ("fsrl-export -sc install=bash", "fsrl-export", "fsrl-export check_b", 1, ["<check_batch=>"]),
     ]  # fmt: skip
     for install, prog, line, cword, expected in cases:
         body = script.format(install=install, prog=prog, line=line, cword=cword)
@@ -135,6 +140,23 @@ def test_hydra_bash_completion_through_the_entry_points(venv_bin: Path) -> None:
         assert f"hydra_bash_completion {prog}" in out.stdout, out.stdout
         got = [ln for ln in out.stdout.splitlines() if ln.startswith("<")]
         assert got == expected, (line, out.stdout, out.stderr)
+
+
+def test_play_and_export_help_and_field_checks(venv_bin: Path) -> None:
+    for command, first in (("play", "fsrl play: render"), ("export", "fsrl export: write")):
+        out = _run(venv_bin, "fsrl", command, "--help")
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.startswith(first) and "powered by Hydra" not in out.stdout
+        assert f"fsrl {command} path=PATH" in out.stdout
+    for cmd, args, expected in (
+        (["fsrl", "play"], ["path=x", "out=a.avi"], "out='a.avi' is invalid"),
+        (["fsrl-play"], ["path=x", "fps=0"], "fps=0 is invalid: must be >= 1"),
+        (["fsrl", "export"], ["path=x", "formats=[tflite]"], "formats=['tflite'] is invalid"),
+        (["fsrl-export"], ["out=y"], "pass exactly one of path=PATH or tag=TAG"),
+    ):
+        out = _run(venv_bin, *cmd, "--cfg", "job", *args)
+        assert out.returncode == 2 and expected in out.stderr, (cmd, out.stdout, out.stderr)
+        assert len(out.stderr.strip().splitlines()) == 1, out.stderr
 
 
 def test_cfg_job_checks_values_and_names_the_field(venv_bin: Path) -> None:
@@ -207,3 +229,23 @@ def test_replay_and_curves_commands_run_from_the_entry_point(
     assert out.returncode == 0 and "nothing stored" in out.stdout, out.stderr
     bad = _run(venv_bin, "fsrl", "curves", str(tmp_path))
     assert bad.returncode == 2 and "metrics.jsonl does not exist" in bad.stderr
+
+
+def test_play_and_export_run_from_the_entry_points(venv_bin: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    write_run(run, "dqn")
+    out = _run(venv_bin, "fsrl", "play", f"path={run}", f"out={tmp_path}/p.gif",
+               "max_frames=6", "episodes=3", cwd=tmp_path)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert f"wrote {tmp_path}/p.gif: 6 frames" in out.stdout
+    exported = _run(venv_bin, "fsrl-export", f"path={run}", f"out={tmp_path}/e/", cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    assert (tmp_path / "e" / "policy.onnx").exists() and (tmp_path / "e" / "policy.pt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e", "p.gif", "run"]  # no outputs/
+    bad = _run(venv_bin, "fsrl-play", f"path={tmp_path}/nope", cwd=tmp_path)
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == (
+        f"fsrl-play: error: {tmp_path}/nope: no such file or directory (expected a run "
+        "directory, a checkpoint (ckpt-*), a weights file (.safetensors), an exported .onnx "
+        "or a TorchScript .pt file)"
+    )

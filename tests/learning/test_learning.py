@@ -87,9 +87,16 @@ def check_learns(cfg: Config, run_dir: Path, threshold: float) -> dict[str, Any]
 
 
 def test_tetris_placement_agent_learns_to_survive_and_clear_lines(run_cfg, tmp_path: Path) -> None:
-    cfg = run_cfg("experiment=tetris_ci")
+    # scored in lines (env.eval_metric): the threshold still judges the return
+    cfg = run_cfg("experiment=tetris_ci", "env.eval_metric=lines")
     summary = check_learns(cfg, tmp_path, TETRIS_THRESHOLD)
     assert summary["learner_updates"] >= 800
+    final = summary["final_eval"]
+    assert final["mean_return"] == summary["final_eval_mean_return"]
+    assert summary["final_eval_mean_score"] == final["mean_lines"] >= final["median_lines"] >= 0
+    assert final["min_lines"] <= final["median_lines"]
+    assert summary["eval_metric"] == "lines"
+    assert "eval/mean_lines" in (tmp_path / "metrics.jsonl").read_text()
 
 
 def test_snake_agent_learns_to_eat_apples(run_cfg, tmp_path: Path) -> None:

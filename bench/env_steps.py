@@ -9,8 +9,8 @@ ours / peer within the round, so both sides see the same machine load. All agent
 Single envs come from ``gym.make`` (with the wrappers it adds); the ``_raw`` per-move
 rows time the env classes alone (``.unwrapped``), ours and the peer's alike.
 
-    python bench/envs.py                       # table
-    python bench/envs.py --json out/envs.json  # + the same figures as JSON
+    python bench/env_steps.py                       # table
+    python bench/env_steps.py --json out/envs.json  # + the same figures as JSON
 """
 
 from __future__ import annotations
