@@ -76,7 +76,9 @@ class MotorGuard:
         """Run the wheels at clamped speeds for ``duration_ms``; stop on a bump if configured."""
         left = self.clamp(P.finite("left_dps", left_dps))
         right = self.clamp(P.finite("right_dps", right_dps))
-        self.backend.set_wheel_dps(left, right)
+        with self.lock:  # the command restarts the count before the wheels turn: a watchdog
+            self.touch()  # check between the two cannot stop the step it was sent for
+            self.backend.set_wheel_dps(left, right)
         self.backend.advance(duration_ms)
         reading = self.backend.read()
         if reading.bumped and self.stop_on_bump:

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 
@@ -13,7 +14,9 @@ import pytest
 
 from envs.gopigo_bridge.client import EdgeClient, EdgeReplyError
 from robot_edge import protocol as P
+from robot_edge.motors import MotorGuard
 from robot_edge.server import EdgeServer
+from robot_edge.sim import SimBackend
 
 
 def _wait(cond: Callable[[], bool], timeout_s: float) -> float:
@@ -195,3 +198,33 @@ def test_a_slow_hello_does_not_make_fresh_commands_stale(
     )
     raw = client.request_raw(old)
     assert raw is not None and P.decode_header(raw)[0].status == P.Status.STALE
+
+
+class _SlowToSpinSim(SimBackend):
+    """The sim, with wheels that take 40 ms to take a new speed (a busy bus, a loaded box):
+    wide enough for the watchdog's 2-10 ms polls to look in between."""
+
+    def set_wheel_dps(self, left_dps: float, right_dps: float) -> None:
+        super().set_wheel_dps(left_dps, right_dps)
+        time.sleep(0.04)
+
+
+def test_the_first_step_after_a_silence_is_driven_not_stopped_by_the_watchdog() -> None:
+    """A step that arrives after more than watchdog_ms of silence (a sync-mode actor waits
+    while the learner trains) restarts the watchdog before the wheels turn: the watchdog
+    must not stop the very step it was sent for (it did: the count restarted only after the
+    step, so such a step sometimes drove 0 mm, and a seeded run changed with the load)."""
+    motors = MotorGuard(_SlowToSpinSim(arena_seed=0), 300.0, watchdog_ms=20, stop_on_bump=False)
+    stop = threading.Event()
+    watchdog = threading.Thread(target=motors.watchdog_loop, args=(stop,), daemon=True)
+    watchdog.start()
+    try:
+        for _ in range(5):
+            time.sleep(0.05)  # silence: longer than watchdog_ms
+            before = motors.backend.read()
+            after = motors.drive(100.0, -100.0, 50.0)  # turning in place never bumps
+            assert after.left_encoder_deg - before.left_encoder_deg == 5, after
+        assert motors.counters.watchdog_stops == 4  # each silence stops the last step's wheels
+    finally:
+        stop.set()
+        watchdog.join(timeout=2)
