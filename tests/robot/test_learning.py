@@ -5,10 +5,10 @@ and the trained weights drive the robot on-device (numpy inference on the edge).
 its own local sim edge process, a learner, a private Redis (sync mode, so the seeded run
 is reproducible). Random play scores ~0.4 and
 driving straight on ~1.6; after 8,000 env steps the final greedy evaluation must
-reach the env's solved return (15) — this seeded run gives 20.5 with the experiment's
-learner settings (12.0 with the CartPole defaults) — and the edge's own
-numpy policy, driving 10 episodes with the trained weights, must average 10 or more
-(it gives 21.0).
+reach the env's solved return (15) — this seeded run gives 17.0, the same on a quiet box
+and beside three CPU-bound processes (before the edge watchdog fix it changed with the
+load: 10.6 in one CI run) — and the edge's own numpy policy, driving 10 episodes with the
+trained weights, must average 10 or more.
 """
 
 from __future__ import annotations
