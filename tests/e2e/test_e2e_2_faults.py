@@ -208,7 +208,12 @@ def test_actor_host_partitioned_from_redis_only(cluster: Cluster) -> None:
     lives = life_steps(cluster, "partition", 2)
     finished = summary["stop_reason"].startswith("env step budget reached")
     alive = [a for a in cluster.ray_state()["actors"] if a["id"] not in before]
-    passed = rc == 0 and finished and all(x > y for x, y in zip(lives, lives_cut, strict=True))
+    # every actor went on after the cut, except one that had already stepped its share of
+    # the budget during it (the actor on the other host, on a fast quiet machine)
+    share = 150000 // 2
+    went_on = all(x > y or y >= share for x, y in zip(lives, lives_cut, strict=True))
+    held_back = min(lives_cut) < share  # the cut host's actor was stopped by the cut
+    passed = rc == 0 and finished and went_on and held_back
     verdict(
         "actor host partitioned from Redis only (10 s)",
         passed,
