@@ -38,6 +38,9 @@ class EdgeConfig:
     insecure: bool = False
     # Task whose observation/reward the on-board policy uses (robot_edge.task).
     task: str = "forward"
+    # Readings the task's observation remembers (3 values each): the host env's
+    # task_params history must match, or the on-board loop refuses its networks.
+    history: int = 1
     # Simulator: arena layout seed and number of box obstacles.
     arena_seed: int = 0
     n_obstacles: int = 4
@@ -55,6 +58,8 @@ class EdgeConfig:
                 f"watchdog_ms={self.watchdog_ms} and max_command_age_ms="
                 f"{self.max_command_age_ms} must be positive"
             )
+        if not 1 <= self.history <= 64:
+            raise EdgeConfigError(f"history={self.history} must be 1..64 readings")
         if self.max_sessions < 1:
             raise EdgeConfigError(f"max_sessions={self.max_sessions} must be at least 1")
 

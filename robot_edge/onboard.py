@@ -44,6 +44,7 @@ class OnBoardPolicy:
         self._episodes: collections.deque = collections.deque(maxlen=4096)
         self._episode: _Episode | None = None
         self._prev: P.SensorReading | None = None
+        self._obs: np.ndarray | None = None
 
     def install(self, version: int, digest: bytes, blob: bytes) -> int:
         """Check and run ``blob`` as ``version``; the version now running."""
@@ -95,8 +96,10 @@ class OnBoardPolicy:
             self.end_episode(P.EpisodeEnd.HOST_RESET)
             backend.reset(None)
             self._prev = backend.read()
+            self._obs = self.task.observe(self._prev, None)
             self._episode = _Episode(self.version)
-        q = self.policy.q_values(self.task.observation(self._prev))
+        assert self._obs is not None  # set with _prev
+        q = self.policy.q_values(self._obs)
         action = int(np.argmax(q)) if np.all(np.isfinite(q)) else 3
         left, right = self.task.wheels(action)
         reading = self.motors.drive(left, right, duration_ms)
@@ -114,6 +117,7 @@ class OnBoardPolicy:
             self._prev = None
         else:
             self._prev = reading
+            self._obs = self.task.observe(reading, self._obs)
         return reading.pack() + P.ACT_REPLY_TAIL.pack(action, int(done), version, reward)
 
     def drain_episodes(self) -> list[dict[str, float]]:

@@ -79,6 +79,7 @@ class EdgeServer:
             max_dps=max_dps,
             distance_max_mm=self.geometry.distance_max_mm,
             wheel_diameter_mm=self.geometry.wheel_diameter_mm,
+            history=config.history,
         )
         self.handler = MessageHandler(config, self.motors, self.task)
         self._stop = threading.Event()

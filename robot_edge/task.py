@@ -21,8 +21,13 @@ ACTIONS = ("forward", "left", "right", "stop")
 class ForwardTask:
     """Drive forward as far as possible without bumping.
 
-    Observation (float32, 3): distance sensor / its range, left and right wheel
-    speed / ``max_dps`` (the speeds now commanded). Actions: 0 forward, 1 turn
+    Observation (float32, 3 x ``history``): distance sensor / its range, left and
+    right wheel speed / ``max_dps`` (the speeds now commanded), for the last
+    ``history`` readings, oldest first; an episode's first observation repeats its
+    first reading (:meth:`observe` keeps the window; host and robot call it alike,
+    so the robot computes what the host trained on). With ``history`` >= 2 the
+    change of the distance reading shows the angle to a wall, which one reading
+    cannot. Actions: 0 forward, 1 turn
     left in place, 2 turn right in place, 3 stop. Reward per step:
     ``progress_reward_per_m`` x the forward distance the wheels travelled (from
     the encoders) ``- step_penalty``; a bump costs ``bump_penalty`` and ends the
@@ -38,10 +43,28 @@ class ForwardTask:
     bump_penalty: float = 5.0
     step_penalty: float = 0.0
     terminate_on_bump: bool = True
+    history: int = 1
 
     name = "forward"
-    obs_dim = 3
+    reading_dim = 3
     n_actions = len(ACTIONS)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.history, bool) or int(self.history) != self.history:
+            raise ValueError(f"history={self.history!r} must be a whole number of readings")
+        self.history = int(self.history)
+        if not 1 <= self.history <= 64:
+            raise ValueError(f"history={self.history} must be 1..64 readings")
+
+    @property
+    def obs_dim(self) -> int:
+        """Observation length: :attr:`reading_dim` values per remembered reading."""
+        return self.reading_dim * self.history
+
+    def observation_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high) of :meth:`observe`'s values, for a Box space."""
+        low = np.tile(np.array([0.0, -1.0, -1.0], dtype=np.float32), self.history)
+        return low, np.ones(self.obs_dim, dtype=np.float32)
 
     def wheels(self, action: int) -> tuple[float, float]:
         """Left and right wheel DPS for a discrete action."""
@@ -65,6 +88,20 @@ class ForwardTask:
             ],
             dtype=np.float32,
         )
+
+    def observe(self, reading: SensorReading, previous: np.ndarray | None) -> np.ndarray:
+        """The observation after ``reading``; ``previous`` is the last one this episode
+        returned (None on its first reading, which then fills the whole window)."""
+        now = self.observation(reading)
+        if self.history == 1:
+            return now
+        if previous is None:
+            return np.tile(now, self.history)
+        if previous.shape != (self.obs_dim,):
+            raise ValueError(
+                f"previous observation has shape {previous.shape}, the task's is ({self.obs_dim},)"
+            )
+        return np.concatenate([previous[self.reading_dim :], now]).astype(np.float32, copy=False)
 
     def forward_m(self, prev: SensorReading, reading: SensorReading) -> float:
         d_left = reading.left_encoder_deg - prev.left_encoder_deg

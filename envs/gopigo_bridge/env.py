@@ -35,8 +35,11 @@ class GoPiGoEnv(gym.Env):
     Values outside [-1, 1] are clipped; a wrong shape or a non-finite value raises.
 
     ## Observation space
-    ``Box(3,)`` float32 (task ``forward``): distance sensor / its range in [0, 1];
-    left and right wheel speed / ``max_dps`` in [-1, 1].
+    ``Box(3 * history,)`` float32 (task ``forward``): distance sensor / its range in
+    [0, 1]; left and right wheel speed / ``max_dps`` in [-1, 1]; for the last
+    ``task_params["history"]`` readings (default 1), oldest first. A remote edge must
+    run with the same ``history=`` setting: its on-board loop computes the observation
+    itself and refuses a network that takes another number of inputs.
 
     ## Rewards
     ``progress_reward_per_m`` (10) per metre driven forward (from the encoders),
@@ -94,7 +97,11 @@ class GoPiGoEnv(gym.Env):
                     "backend is started locally"
                 )
             self._local = LocalEdge(
-                watchdog_ms=watchdog_ms, arena_seed=arena_seed, n_obstacles=n_obstacles, task=task
+                watchdog_ms=watchdog_ms,
+                arena_seed=arena_seed,
+                n_obstacles=n_obstacles,
+                task=task,
+                history=int((task_params or {}).get("history", 1)),
             ).start()
             endpoint = self._local.endpoint
         assert endpoint is not None  # for the type checker; set just above
@@ -128,12 +135,10 @@ class GoPiGoEnv(gym.Env):
             if action_mode == "discrete"
             else spaces.Box(-1.0, 1.0, (2,), dtype=np.float32)
         )
-        self.observation_space = spaces.Box(
-            low=np.array([0.0, -1.0, -1.0], dtype=np.float32),
-            high=np.array([1.0, 1.0, 1.0], dtype=np.float32),
-            dtype=np.float32,
-        )
+        low, high = self.task.observation_bounds()
+        self.observation_space = spaces.Box(low=low, high=high, dtype=np.float32)
         self._last: SensorReading | None = None
+        self._obs: np.ndarray | None = None
 
     def _info(self, reading: SensorReading, progress_m: float = 0.0) -> dict[str, Any]:
         return {
@@ -150,7 +155,8 @@ class GoPiGoEnv(gym.Env):
         robot_seed = int(self.np_random.integers(0, 2**31 - 1))
         reading = self.client.reset(robot_seed)
         self._last = reading
-        return self.task.observation(reading), self._info(reading)
+        self._obs = self.task.observe(reading, None)
+        return self._obs, self._info(reading)
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._last is None:
@@ -159,8 +165,9 @@ class GoPiGoEnv(gym.Env):
         reading = self.client.step(left, right, self.step_ms)
         reward, terminated, progress_m = self.task.reward(self._last, reading)
         self._last = reading
+        self._obs = self.task.observe(reading, self._obs)
         return (
-            self.task.observation(reading),
+            self._obs,
             reward,
             terminated,
             False,
