@@ -24,7 +24,13 @@ For every board and action the move is played on a copy of the state and measure
   (a move can look like a dead end to the first and open to the second: the apple in a
   pocket of the body that will open if the snake waits);
 * ``tail_distance`` — Manhattan distance from the new head to the tail's cell after the
-  move / (H + W - 2) (following its tail closely is how a long snake opens a pocket).
+  move / (H + W - 2) (following its tail closely is how a long snake opens a pocket);
+* ``apple_path`` — steps of the shortest path the head can take to the apple by that
+  fill (:func:`flood_steps`) / all cells (0 when eaten, 1 when the fill never gets there);
+* ``apple_safe`` — the "virtual snake" check (:func:`virtual_snake`): a snake that
+  follows that path, its body moving and growing by one on the apple, can still reach
+  its tail from there; 0 when there is no path. For a move that eats, ``tail_reachable``
+  (where the next apple lands is not known yet).
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ ACTION_FEATURE_NAMES = (
     "reachable_waiting",
     "tail_reachable_waiting",
     "tail_distance",
+    "apple_path",
+    "apple_safe",
 )
 NUM_ACTION_FEATURES = len(ACTION_FEATURE_NAMES)
 _DROW = np.array([-1, 0, 1, 0], dtype=np.int64)
@@ -53,19 +61,27 @@ _DCOL = np.array([0, 1, 0, -1], dtype=np.int64)
 _WALL = np.int32(1 << 20)  # life of a wall cell: never passable
 
 
-def flood_reach(life: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def flood_steps(
+    life: np.ndarray, start: np.ndarray, *, until_behind: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Breadth-first reach from ``start`` through cells that are free when the head arrives.
 
     ``life`` is (m, H + 2, W + 2) int32 with a wall border (``_WALL``): 0 for a free cell,
     k for a body cell that vacates in k steps; ``start`` (m, H+2, W+2) bool. A cell at
     distance d joins when its life is at most d (the snake never waits: every cell found
     has a path the head can really take, so a region found is never larger than the true
-    one). Returns (reachable cells (m, H+2, W+2) bool, start included; whether a body cell
-    was reached, (m,) bool: the snake can then slip behind its own tail and follow it).
+    one). Returns (the step at which the head first arrives at each cell, (m, H+2, W+2)
+    int32, 0 at the start, -1 where it never does; whether a body cell was reached, (m,)
+    bool: the snake can then slip behind its own tail and follow it). A cell reached at
+    step d > 0 has a neighbour reached at step d - 1: walking those back gives a shortest
+    path the head can take. ``until_behind`` stops a board's fill once it has reached a
+    body cell (when only that answer is wanted; its arrival steps are then partial).
     """
+    steps = np.where(start, 0, -1).astype(np.int32)
     reach = start.copy()
     frontier = start
     behind = np.zeros(len(start), dtype=bool)
+    body = life > 0
     step = 0
     while frontier.any():
         step += 1
@@ -77,10 +93,20 @@ def flood_reach(life: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.nda
             | frontier[:, 1:-1, 2:]
         )
         grown &= (life <= step) & ~reach
-        behind |= (grown & (life > 0)).any(axis=(1, 2))
+        behind |= (grown & body).any(axis=(1, 2))
         reach |= grown
+        np.copyto(steps, step, where=grown)
         frontier = grown
-    return reach, behind
+        if until_behind:
+            frontier &= ~behind[:, None, None]
+    return steps, behind
+
+
+def flood_reach(life: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`flood_steps` as (reachable cells (m, H+2, W+2) bool, start included; whether
+    a body cell was reached, (m,) bool)."""
+    steps, behind = flood_steps(life, start)
+    return steps >= 0, behind
 
 
 def stall_reach(life: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -100,6 +126,61 @@ def stall_reach(life: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.nda
             return reach, behind
         behind |= (grown & (life > 0)).any(axis=(1, 2))
         reach |= grown
+
+
+def virtual_snake(
+    life: np.ndarray, steps: np.ndarray, target: np.ndarray, length: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The "virtual snake" check of hand-written solvers: send the snake along a shortest
+    path to the apple, the body moving as it goes and growing by one on eating, and ask
+    whether from there it can still reach its own tail.
+
+    ``life`` (m, H+2, W+2) as in :func:`flood_steps`, the head's cell holding ``length``;
+    ``steps`` that fill's arrival steps from the head; ``target`` (m,) the apple's cell in
+    the padded grid (row * (W + 2) + col); ``length`` (m,) the snake's length now. The path
+    is walked back from the apple to a neighbour reached one step earlier (up, right, down,
+    left first: deterministic). Returns (the path's length, (m,) int, -1 when the fill
+    never reaches the apple; whether the virtual snake reaches its tail, (m,) bool, False
+    without a path).
+    """
+    m = len(life)
+    rows = np.arange(m)
+    flat_steps = steps.reshape(m, -1)
+    dist = flat_steps[rows, target].astype(np.int64)
+    safe = np.zeros(m, dtype=bool)
+    go = np.flatnonzero(dist > 0)
+    if go.size == 0:
+        return dist, safe
+    wp = life.shape[2]
+    d = dist[go][:, None]
+    vlife = life[go].reshape(go.size, -1).astype(np.int64)
+    # D steps on, the apple eaten on the last one: every body cell is D - 1 steps older
+    inner = vlife < _WALL
+    vlife = np.where(inner, np.maximum(vlife - d + 1, 0), vlife)
+    sub_steps = flat_steps[go]
+    idx = np.arange(go.size)
+    cur = target[go].copy()
+    s = dist[go].copy()
+    grown = length[go] + 1
+    offsets = np.array([-wp, 1, wp, -1], dtype=np.int64)
+    while (s > 0).any():
+        live = s > 0
+        li, lc, ls = idx[live], cur[live], s[live]
+        # the head entered this cell at step s: it vacates L + 1 - (D - s) steps later
+        vlife[li, lc] = np.maximum(grown[live] - (dist[go][live] - ls), 0)
+        nbr = lc[:, None] + offsets[None, :]
+        prev = sub_steps[li[:, None], nbr] == (ls - 1)[:, None]
+        cur[live] = nbr[np.arange(li.size), prev.argmax(axis=1)]
+        s[live] = ls - 1
+    head = np.zeros(vlife.shape, dtype=bool)
+    head[idx, target[go]] = True
+    shape = (go.size, *life.shape[1:])
+    _, behind = flood_steps(
+        vlife.astype(np.int32).reshape(shape), head.reshape(shape), until_behind=True
+    )
+    cells = int(inner[0].sum())
+    safe[go] = behind | (grown >= cells)
+    return dist, safe
 
 
 def action_features(c: SnakeCore, rows: np.ndarray) -> np.ndarray:
@@ -149,7 +230,8 @@ def action_features(c: SnakeCore, rows: np.ndarray) -> np.ndarray:
         start = np.zeros((m, H + 2, W + 2), dtype=bool)
         r0, c0 = np.divmod(nh, W)
         start[np.arange(m), r0 + 1, c0 + 1] = True
-        reach_grid, tail_ok = flood_reach(grid, start)
+        arrive, tail_ok = flood_steps(grid, start)
+        reach_grid = arrive >= 0
         reach = reach_grid[:, 1:-1, 1:-1].reshape(m, cells)
         ar, ac = np.divmod(apple[bi], W)
         has = apple[bi] >= 0
@@ -179,6 +261,14 @@ def action_features(c: SnakeCore, rows: np.ndarray) -> np.ndarray:
         hopeful, hopeful_tail = stall_reach(grid, start)
         out[bi, ai, 9] = hopeful[:, 1:-1, 1:-1].reshape(m, cells).sum(axis=1) / float(cells)
         out[bi, ai, 10] = hopeful_tail | tail_ok
+        # the virtual snake: along a shortest path to the apple, then is the tail in reach?
+        target = np.where(has, (ar + 1) * (W + 2) + ac + 1, 0)
+        path, path_safe = virtual_snake(grid, arrive, target, new_len[bi, ai])
+        no_path = ~has | (path < 0)
+        out[bi, ai, 12] = np.where(
+            eaten, 0.0, np.where(no_path, 1.0, np.minimum(path / cells, 1.0))
+        )
+        out[bi, ai, 13] = np.where(eaten, tail_ok, path_safe & has)
     return out
 
 
@@ -187,5 +277,7 @@ __all__ = [
     "NUM_ACTION_FEATURES",
     "action_features",
     "flood_reach",
+    "flood_steps",
     "stall_reach",
+    "virtual_snake",
 ]

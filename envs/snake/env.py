@@ -51,9 +51,10 @@ class SnakeEnv(gym.Env):
     channel 2 the apple. With ``features=True`` a Dict ``{"grid": ..., "features":
     Box(0, 1, (11,), uint8)}``: danger straight/right/left, heading one-hot (4), apple
     above/right/below/left of the head. With ``action_features=True`` a Dict of
-    ``grid`` (and ``features``) and ``candidate_features``: ``Box(0, 1, (A, 12), float32)``, the afterstate of each of the
+    ``grid`` (and ``features``) and ``candidate_features``: ``Box(0, 1, (A, 14), float32)``, the afterstate of each of the
     A actions (:mod:`envs.snake.afterstate`: dies, eats, distance to the apple, cells and
-    tail still reachable, ...), which ``model.arch=candidate_scorer`` scores move by move.
+    tail still reachable, the path to the apple and whether the tail is in reach once it
+    is eaten, ...), which ``model.arch=candidate_scorer`` scores move by move.
 
     ## Rewards
     ``apple_reward`` (1) per apple, ``death_reward`` (-1) on a collision,

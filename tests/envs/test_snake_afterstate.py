@@ -1,6 +1,8 @@
 """Snake's per-action afterstate features (envs/snake/afterstate.py) against the rules:
 ``dies``/``eats`` say what stepping that action really does, and the breadth-first fill
-that knows when the body moves away finds a dead end that a plain flood fill misses."""
+that knows when the body moves away finds a dead end that a plain flood fill misses, and
+the virtual snake (a shortest path to the apple, then is the tail in reach?) tells an apple
+at the end of a corridor, which seals the snake in, from one it can eat and get away from."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import numpy as np
 
 import envs.snake  # noqa: F401  (registers fsrl/Snake-v0)
 from envs.snake.afterstate import ACTION_FEATURE_NAMES, action_features
-from envs.snake.core import UP, SnakeCore
+from envs.snake.core import DOWN, LEFT, UP, SnakeCore
 
 F = {name: i for i, name in enumerate(ACTION_FEATURE_NAMES)}
 
@@ -116,3 +118,93 @@ def test_starvation_is_a_termination_when_asked_single_and_batched() -> None:
             _, _, terminated, truncated, _ = vec.step(np.full(2, circle[i % 4]))
         assert terminated.tolist() == [terminates] * 2
         assert truncated.tolist() == [not terminates] * 2
+
+
+def board(body: list[tuple[int, int]], direction: int, apple: tuple[int, int]) -> SnakeCore:
+    """A 10x10 board with the snake on ``body`` (cells (row, col), head first)."""
+    core = SnakeCore(1, starvation_steps=100)
+    core.reset_rows(np.array([0]), [np.random.default_rng(0)])
+    t = 100
+    core.placed[0] = np.iinfo(np.int32).min // 2
+    for i, (r, c) in enumerate(body):
+        core.placed[0, r * 10 + c] = t - i
+    core.t[0], core.length[0], core.head[0] = t, len(body), body[0][0] * 10 + body[0][1]
+    core.direction[0] = direction
+    core.apple[0] = apple[0] * 10 + apple[1]
+    return core
+
+
+# A snake of 20 heading down, its head H at (7,1); column 1 above it (its neck) and
+# column 2 are body, so column 0 is a corridor closed at the top:
+#   * o o . .      the apple (*) at (0,0), the corridor's end: 7 steps up the corridor
+#   . o o . .      the snake eats it and its neck still lines the corridor (the cells
+#   ...            of column 1 vacate 13-19 steps on); it cannot turn round
+#   . H o . .
+#   . . o o .
+#   . . o o .
+CORRIDOR = [(7, 1)] + [(r, 1) for r in range(6, -1, -1)] + [(r, 2) for r in range(10)]
+CORRIDOR += [(9, 3), (8, 3)]
+
+
+def test_the_virtual_snake_sees_the_apple_that_seals_it_in() -> None:
+    core = board(CORRIDOR, DOWN, (0, 0))
+    feats = action_features(core, np.array([0]))[0]
+    live = feats[:, F["dies"]] == 0
+    assert live.tolist() == [True, False, True, True]  # right is its own body
+    # every live move keeps the tail in reach (no dead end now) ...
+    assert (feats[live, F["tail_reachable"]] == 1).all()
+    # ... yet going for the apple seals the snake in
+    assert (feats[live, F["apple_safe"]] == 0).all()
+    # left enters the corridor: 7 more steps to the apple; down (and up, the reverse of
+    # the heading) goes round by (8,0): 9
+    assert round(float(feats[LEFT, F["apple_path"]]) * 100) == 7
+    assert round(float(feats[DOWN, F["apple_path"]]) * 100) == 9
+    # the rules agree: up the corridor, eat, and every move then dies
+    for a in [LEFT] + [UP] * 7:
+        _, terminated, _, ate = core.step(np.array([0]), np.array([a]))
+        assert not terminated[0]
+    assert ate[0]
+    for a in range(4):
+        probe = copy.deepcopy(core)
+        assert probe.step(np.array([0]), np.array([a]))[1][0], a
+
+
+def test_the_virtual_snake_goes_for_an_apple_it_can_get_away_from() -> None:
+    # the same snake, the apple in the open at (9,0): 2 steps by the corridor's mouth
+    feats = action_features(board(CORRIDOR, DOWN, (9, 0)), np.array([0]))[0]
+    live = feats[:, F["dies"]] == 0
+    assert (feats[live, F["apple_safe"]] == 1).all()
+    assert round(float(feats[LEFT, F["apple_path"]]) * 100) == 2
+    assert round(float(feats[DOWN, F["apple_path"]]) * 100) == 2
+
+
+def test_apple_path_is_a_path_the_head_can_walk() -> None:
+    """Taking the move with the shortest path, the next moves' shortest is one step less
+    (and 0, an apple eaten, after a path of 1): the fill's path is really walkable."""
+    rng = np.random.default_rng(3)
+    env = gym.make("envs.snake:fsrl/Snake-v0", action_features=True, starvation_steps=100).unwrapped
+    checked = 0
+    for game in range(6):
+        obs, _ = env.reset(seed=game)
+        done = False
+        expect = None
+        while not done:
+            feats = obs["candidate_features"]
+            live = feats[:, F["dies"]] == 0
+            if not live.any():
+                break
+            steps = np.where(live, np.rint(feats[:, F["apple_path"]] * 100), 1e9)
+            eats = live & (feats[:, F["eats"]] == 1)
+            shortest = 0 if eats.any() else int(steps.min())
+            if expect is not None:
+                assert shortest == expect, (game, shortest, expect)
+                checked += 1
+            if rng.random() < 0.8 and shortest < 100:
+                a = int(np.flatnonzero(eats)[0]) if eats.any() else int(steps.argmin())
+                expect = None if shortest == 0 else shortest - 1
+            else:
+                a = int(rng.choice(np.flatnonzero(live)))
+                expect = None
+            obs, _, terminated, truncated, _ = env.step(a)
+            done = terminated or truncated
+    assert checked > 200
