@@ -39,6 +39,7 @@ import conf  # noqa: E402
 from actors.envs import env_section, probe_spaces  # noqa: E402
 from agents import resolve_agent  # noqa: E402
 from conf.sections import ModelConfig  # noqa: E402
+from envs.gopigo_bridge.scripted import wall_turn_policy  # noqa: E402
 from envs.snake.scripted import hamiltonian_policy  # noqa: E402
 from envs.tetris.scripted import linear_placement_policy  # noqa: E402
 from learner.checkpoint import load_checkpoint  # noqa: E402
@@ -84,6 +85,8 @@ def scripted_policy(env_cfg: Any) -> Callable[[Any], np.ndarray]:
         return linear_placement_policy(width=int(kwargs.get("width", 10)), height=height)
     if name == "snake":
         return hamiltonian_policy(int(kwargs.get("height", 10)), int(kwargs.get("width", 10)))
+    if name == "gopigo":
+        return wall_turn_policy()
     raise ValueError(f"no scripted policy for {env.id!r}")
 
 
@@ -127,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs: list[tuple[str, Callable[[Any], np.ndarray], Any, dict[str, Any]]] = []
     if args.scripted:
         if not args.experiment:
-            parser.error("--scripted needs --experiment NAME (e.g. tetris_1h, snake_1h)")
+            parser.error("--scripted needs --experiment NAME (e.g. tetris_1h, snake_1h, gopigo)")
         env = conf.load_config([f"experiment={args.experiment}"]).env
         jobs.append((f"scripted/{args.experiment}", scripted_policy(env), env, {}))
     for d in args.run_dirs:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from envs.gopigo_bridge.scripted import wall_turn_policy
 from envs.snake.scripted import hamiltonian_cycle, hamiltonian_policy
 from envs.tetris.scripted import linear_placement_policy
 from learner.evaluation import eval_step_limit, play_greedy
@@ -121,3 +122,19 @@ def test_robot_that_spins_in_place_never_bumps_and_keeps_its_time_limit() -> Non
     assert res["bump_free_share"] == 1.0 and res["bumped_episodes"] == 0
     assert res["steps_per_game"] == [200, 200]
     assert res["mean_return"] == pytest.approx(0.0, abs=1e-6)  # turning in place: no progress
+
+
+def test_the_scripted_wall_turning_robot_drives_far_without_bumping() -> None:
+    """The reference rule (forward, turn left while the newest reading is below 0.35 of the
+    range) on the preset's 3-reading window: bump-free in most of its episodes and far
+    ahead of straight-on driving (which bumps in every one)."""
+    env = {"id": "envs.gopigo_bridge:fsrl/GoPiGo-v0", "kwargs": {"task_params": {"history": 3}}}
+    rule = run_protocol(wall_turn_policy(0.35), env, games=5, seed=1_000_000)
+    straight = run_protocol(
+        lambda obs: np.zeros(len(obs), dtype=np.int64), env, games=5, seed=1_000_000
+    )
+    assert straight["bump_free_share"] == 0.0
+    assert rule["bump_free_share"] >= 0.8 and rule["mean_return"] > 20.0
+    assert rule["mean_return"] > 5 * straight["mean_return"]
+    with pytest.raises(ValueError, match="threshold=1.5"):
+        wall_turn_policy(1.5)
