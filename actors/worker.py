@@ -39,6 +39,10 @@ logger = logging.getLogger(__name__)
 
 #: How long the actor keeps acting through a Redis outage before failing (Ray restarts it).
 OUTAGE_TOLERANCE_S = 60.0
+#: A heartbeat also goes out after this many env steps of the actor: a fast env (CartPole
+#: with 16 envs steps ~10,000 a second) would otherwise leave the run's env-step count
+#: (read from the heartbeats) a whole heartbeat interval of steps behind the replay.
+HEARTBEAT_EVERY_STEPS = 2048
 T = TypeVar("T")
 
 
@@ -118,6 +122,7 @@ class ActorWorker:
         self._env_steps = 0
         self._act_s = self._write_s = self._env_s = 0.0
         self._last_poll = self._last_heartbeat = 0.0
+        self._heartbeat_steps = 0  # self._env_steps at the last heartbeat
         self._blocked_flushes = 0
         self._redis_errors = 0
         self._outage_since: float | None = None
@@ -244,6 +249,7 @@ class ActorWorker:
     def heartbeat(self) -> dict[str, str]:
         """Refresh the status hash (expires after 3 heartbeat intervals) and return it."""
         self._last_heartbeat = time.monotonic()
+        self._heartbeat_steps = self._env_steps
         counters = {
             "env_steps": self._env_steps_before + self._env_steps,
             "transitions": self._writer.transitions_sent,
@@ -298,7 +304,10 @@ class ActorWorker:
                 now = time.monotonic()
                 if now - self._last_poll >= a.weight_poll_interval_s:
                     self._tolerate_outage(self.poll_weights)
-                if now - self._last_heartbeat >= a.heartbeat_interval_s:
+                if (
+                    now - self._last_heartbeat >= a.heartbeat_interval_s
+                    or self._env_steps - self._heartbeat_steps >= HEARTBEAT_EVERY_STEPS
+                ):
                     if self._tolerate_outage(
                         lambda: bool(self.heartbeat()) and bool(self._redis.exists(stop_k))
                     ):
@@ -329,6 +338,7 @@ class ActorWorker:
             if now - self._outage_since > OUTAGE_TOLERANCE_S:
                 raise
             self._last_poll = self._last_heartbeat = now  # retry at the next interval
+            self._heartbeat_steps = self._env_steps  # (not at every step)
             logger.warning("actor %d: Redis unreachable, carrying on: %s", self.actor_id, exc)
             return None
         self._outage_since = None

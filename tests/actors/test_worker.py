@@ -13,7 +13,7 @@ import torch
 
 from actors.reporting import ACTOR_PROTOCOL_VERSION
 from actors.spec import ActorConfigError
-from actors.worker import ActorWorker
+from actors.worker import HEARTBEAT_EVERY_STEPS, ActorWorker
 from agents.dqn.networks import build_q_network
 from replay.keys import RunKeys
 
@@ -231,3 +231,34 @@ def test_dict_observation_env_masks_actions_and_flattens_columns(
         assert worker.stats()["transitions"] == client.size("replay") > 0
     finally:
         worker.stop()
+
+
+def test_a_fast_actor_reports_its_env_steps_every_few_thousand_steps(
+    make_cfg, replay_table, redis_url, namespace
+) -> None:
+    """The run's env-step count is read from the heartbeats: with the time-based heartbeat
+    an hour away, the actor still writes its count every HEARTBEAT_EVERY_STEPS env steps,
+    so a reader sees it climb while the actor runs, not only at the end."""
+    cfg = make_cfg("actors.heartbeat_interval_s=3600")
+    replay_table(cfg)
+    life = RunKeys(namespace).actor_life(0)
+    r = redis.Redis.from_url(redis_url)
+    worker = ActorWorker.from_config(cfg, 0, redis_url, namespace, TAG)
+    budget = 3 * HEARTBEAT_EVERY_STEPS + 100
+    seen: set[int] = set()
+    out: dict = {}
+    try:
+        thread = threading.Thread(target=lambda: out.update(worker.run(max_env_steps=budget)))
+        thread.start()
+        while thread.is_alive():
+            seen.add(int(r.hget(life, "env_steps") or 0))
+            time.sleep(0.002)
+        thread.join()
+        assert out["env_steps"] == budget
+        assert int(r.hget(life, "env_steps")) == budget  # the final heartbeat
+        during = {s for s in seen if 0 < s < budget}
+        assert during, seen
+        assert all(s % HEARTBEAT_EVERY_STEPS < cfg["actors"]["envs_per_actor"] for s in during)
+    finally:
+        worker.stop()
+        r.close()

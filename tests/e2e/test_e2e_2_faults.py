@@ -15,6 +15,7 @@ from cluster import Cluster, Run
 from e2e_report import verdict
 from placement import actor_hosts, worker_actor_ids
 
+from actors.worker import HEARTBEAT_EVERY_STEPS
 from replay import ReplayClient
 from replay.weights import WeightStore
 
@@ -301,9 +302,12 @@ def test_learner_host_killed_and_resumed(cluster: Cluster) -> None:
         if r["replay/size"] >= m_killed["replay/inserts_total"]
     ]
     # the count may trail the replay by what the actors stepped since their last heartbeat
-    # (actors.heartbeat_interval_s = 1 s); it must never run ahead of it (a double count)
+    # (every actors.heartbeat_interval_s = 1 s or HEARTBEAT_EVERY_STEPS env steps, which
+    # ever comes first, per actor); it must never run ahead of it (a double count)
     trail = [
-        3000 + 1.0 * r.get("charts/env_steps_per_s", 0.0)
+        3000
+        + 2 * HEARTBEAT_EVERY_STEPS
+        + 1.0 * max(r.get("charts/env_steps_per_s", 0.0), r.get("replay/inserts_per_s", 0.0))
         for r in rows
         if r["replay/size"] >= m_killed["replay/inserts_total"]
     ]
