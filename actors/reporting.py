@@ -17,6 +17,7 @@ import logging
 import os
 import time
 import warnings
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
@@ -152,6 +153,31 @@ def announce_switch(r: redis.Redis, keys: RunKeys, actor_id: int, version: int) 
     )
 
 
+#: A heartbeat also goes out after this many env steps of the actor: a fast env (CartPole
+#: with 16 envs steps ~10,000 a second) would otherwise leave the run's env-step count
+#: (read from the heartbeats) a whole heartbeat interval of steps behind the replay.
+HEARTBEAT_EVERY_STEPS = 2048
+
+
+@dataclass
+class HeartbeatClock:
+    """When an actor's next heartbeat is due: ``interval_s`` after the last one, or
+    :data:`HEARTBEAT_EVERY_STEPS` env steps after it, whichever comes first."""
+
+    interval_s: float
+    last_s: float = 0.0
+    last_steps: int = 0
+
+    def due(self, now: float, steps: int) -> bool:
+        return (
+            now - self.last_s >= self.interval_s or steps - self.last_steps >= HEARTBEAT_EVERY_STEPS
+        )
+
+    def mark(self, now: float, steps: int) -> None:
+        """A heartbeat went out (or was given up on: retry at the next one)."""
+        self.last_s, self.last_steps = now, steps
+
+
 def write_heartbeat(
     r: redis.Redis, keys: RunKeys, actor_id: int, interval_s: float, counters: dict[str, Any]
 ) -> dict[str, str]:
@@ -174,6 +200,8 @@ def write_heartbeat(
 
 __all__ = [
     "ACTOR_PROTOCOL_VERSION",
+    "HEARTBEAT_EVERY_STEPS",
+    "HeartbeatClock",
     "NO_VERSION",
     "EpisodeBook",
     "announce_switch",

@@ -22,6 +22,7 @@ from actors.nstep import NStepFolder
 from actors.reporting import (
     NO_VERSION,
     EpisodeBook,
+    HeartbeatClock,
     announce_switch,
     count_restart,
     write_heartbeat,
@@ -39,10 +40,6 @@ logger = logging.getLogger(__name__)
 
 #: How long the actor keeps acting through a Redis outage before failing (Ray restarts it).
 OUTAGE_TOLERANCE_S = 60.0
-#: A heartbeat also goes out after this many env steps of the actor: a fast env (CartPole
-#: with 16 envs steps ~10,000 a second) would otherwise leave the run's env-step count
-#: (read from the heartbeats) a whole heartbeat interval of steps behind the replay.
-HEARTBEAT_EVERY_STEPS = 2048
 T = TypeVar("T")
 
 
@@ -121,8 +118,8 @@ class ActorWorker:
 
         self._env_steps = 0
         self._act_s = self._write_s = self._env_s = 0.0
-        self._last_poll = self._last_heartbeat = 0.0
-        self._heartbeat_steps = 0  # self._env_steps at the last heartbeat
+        self._last_poll = 0.0
+        self._beat = HeartbeatClock(spec.actors.heartbeat_interval_s)
         self._blocked_flushes = 0
         self._redis_errors = 0
         self._outage_since: float | None = None
@@ -235,8 +232,7 @@ class ActorWorker:
                             self._writer.pending_transitions,
                         )
                         return False
-                    interval = self.spec.actors.heartbeat_interval_s
-                    if time.monotonic() - self._last_heartbeat >= interval:
+                    if self._beat.due(time.monotonic(), self._env_steps):
                         self.heartbeat()
         finally:
             self._write_s += time.perf_counter() - t0
@@ -248,8 +244,7 @@ class ActorWorker:
     # ------------------------------------------------------------------ public API
     def heartbeat(self) -> dict[str, str]:
         """Refresh the status hash (expires after 3 heartbeat intervals) and return it."""
-        self._last_heartbeat = time.monotonic()
-        self._heartbeat_steps = self._env_steps
+        self._beat.mark(time.monotonic(), self._env_steps)
         counters = {
             "env_steps": self._env_steps_before + self._env_steps,
             "transitions": self._writer.transitions_sent,
@@ -288,26 +283,20 @@ class ActorWorker:
         if self._closed:
             raise RuntimeError(f"actor {self.actor_id} is stopped")
         self._running = True
-        # say so at once: a fast env writes thousands of transitions before the first
-        # periodic heartbeat, and a status hash still saying running=0 misleads watchers
-        self._tolerate_outage(self.heartbeat)
+        self._tolerate_outage(self.heartbeat)  # say so at once: running=0 misleads watchers
         start = time.monotonic()
         stop_k = self.keys.actors_stop
         try:
             while not self._stop_event.is_set():
-                if max_env_steps is not None and (
-                    self._env_steps_before + self._env_steps >= max_env_steps
-                ):
+                done = self._env_steps_before + self._env_steps
+                if max_env_steps is not None and done >= max_env_steps:
                     break
                 self._step()
                 self._write()
                 now = time.monotonic()
                 if now - self._last_poll >= a.weight_poll_interval_s:
                     self._tolerate_outage(self.poll_weights)
-                if (
-                    now - self._last_heartbeat >= a.heartbeat_interval_s
-                    or self._env_steps - self._heartbeat_steps >= HEARTBEAT_EVERY_STEPS
-                ):
+                if self._beat.due(now, self._env_steps):
                     if self._tolerate_outage(
                         lambda: bool(self.heartbeat()) and bool(self._redis.exists(stop_k))
                     ):
@@ -337,8 +326,8 @@ class ActorWorker:
                 self._outage_since = now
             if now - self._outage_since > OUTAGE_TOLERANCE_S:
                 raise
-            self._last_poll = self._last_heartbeat = now  # retry at the next interval
-            self._heartbeat_steps = self._env_steps  # (not at every step)
+            self._last_poll = now  # retry at the next interval
+            self._beat.mark(now, self._env_steps)
             logger.warning("actor %d: Redis unreachable, carrying on: %s", self.actor_id, exc)
             return None
         self._outage_since = None

@@ -7,6 +7,8 @@ import sys
 from dataclasses import dataclass, fields
 from typing import Any
 
+from robot_edge.task import MAX_HISTORY
+
 
 class EdgeConfigError(ValueError):
     """An edge setting that cannot work (the message names the setting)."""
@@ -58,8 +60,8 @@ class EdgeConfig:
                 f"watchdog_ms={self.watchdog_ms} and max_command_age_ms="
                 f"{self.max_command_age_ms} must be positive"
             )
-        if not 1 <= self.history <= 64:
-            raise EdgeConfigError(f"history={self.history} must be 1..64 readings")
+        if not 1 <= self.history <= MAX_HISTORY:
+            raise EdgeConfigError(f"history={self.history} must be 1..{MAX_HISTORY} readings")
         if self.max_sessions < 1:
             raise EdgeConfigError(f"max_sessions={self.max_sessions} must be at least 1")
 

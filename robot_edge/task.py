@@ -15,6 +15,7 @@ import numpy as np
 from robot_edge.protocol import SensorReading
 
 ACTIONS = ("forward", "left", "right", "stop")
+MAX_HISTORY = 64  # readings an observation can remember
 
 
 @dataclass
@@ -53,8 +54,8 @@ class ForwardTask:
         if isinstance(self.history, bool) or int(self.history) != self.history:
             raise ValueError(f"history={self.history!r} must be a whole number of readings")
         self.history = int(self.history)
-        if not 1 <= self.history <= 64:
-            raise ValueError(f"history={self.history} must be 1..64 readings")
+        if not 1 <= self.history <= MAX_HISTORY:
+            raise ValueError(f"history={self.history} must be 1..{MAX_HISTORY} readings")
 
     @property
     def obs_dim(self) -> int:

@@ -152,7 +152,8 @@ def virtual_snake(
     if go.size == 0:
         return dist, safe
     wp = life.shape[2]
-    d = dist[go][:, None]
+    dgo = dist[go]
+    d = dgo[:, None]
     vlife = life[go].reshape(go.size, -1).astype(np.int64)
     # D steps on, the apple eaten on the last one: every body cell is D - 1 steps older
     inner = vlife < _WALL
@@ -160,14 +161,14 @@ def virtual_snake(
     sub_steps = flat_steps[go]
     idx = np.arange(go.size)
     cur = target[go].copy()
-    s = dist[go].copy()
+    s = dgo.copy()
     grown = length[go] + 1
     offsets = np.array([-wp, 1, wp, -1], dtype=np.int64)
     while (s > 0).any():
         live = s > 0
         li, lc, ls = idx[live], cur[live], s[live]
         # the head entered this cell at step s: it vacates L + 1 - (D - s) steps later
-        vlife[li, lc] = np.maximum(grown[live] - (dist[go][live] - ls), 0)
+        vlife[li, lc] = np.maximum(grown[live] - (dgo[live] - ls), 0)
         nbr = lc[:, None] + offsets[None, :]
         prev = sub_steps[li[:, None], nbr] == (ls - 1)[:, None]
         cur[live] = nbr[np.arange(li.size), prev.argmax(axis=1)]

@@ -11,9 +11,9 @@ import pytest
 import redis
 import torch
 
-from actors.reporting import ACTOR_PROTOCOL_VERSION
+from actors.reporting import ACTOR_PROTOCOL_VERSION, HEARTBEAT_EVERY_STEPS
 from actors.spec import ActorConfigError
-from actors.worker import HEARTBEAT_EVERY_STEPS, ActorWorker
+from actors.worker import ActorWorker
 from agents.dqn.networks import build_q_network
 from replay.keys import RunKeys
 

@@ -15,7 +15,7 @@ from cluster import Cluster, Run
 from e2e_report import verdict
 from placement import actor_hosts, worker_actor_ids
 
-from actors.worker import HEARTBEAT_EVERY_STEPS
+from actors.reporting import HEARTBEAT_EVERY_STEPS
 from replay import ReplayClient
 from replay.weights import WeightStore
 
