@@ -10,8 +10,8 @@ A checkpoint is a folder ``ckpt-<updates:010d>/`` holding
 It is written under a temporary name and renamed into place, so a crash never
 leaves a half checkpoint that looks whole. The newest ``keep`` are kept.
 
-:func:`redact_run_dir` masks URL passwords in the copies of the config Hydra writes to
-``<run_dir>/.hydra/`` (``replay.redis_url=redis://:pw@host/0`` would stay there in clear).
+:func:`redact_run_dir` (:mod:`learner.run_files`, re-exported here) masks URL passwords
+in the copies of the config Hydra writes to ``<run_dir>/.hydra/``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ import yaml
 from safetensors.torch import load_file, save_file
 
 from conf.urls import redact_text
+from learner.run_files import redact_run_dir
 
 logger = logging.getLogger(__name__)
 
@@ -137,32 +137,3 @@ __all__ = [
     "redact_run_dir",
     "save_checkpoint",
 ]
-
-
-def redact_run_dir(run_dir: str | Path) -> list[Path]:
-    """Mask URL passwords in ``<run_dir>/.hydra/*.yaml`` in place; the files it changed.
-
-    Each file is replaced atomically (a crash leaves the old or the new file, never half
-    of one) and keeps its permissions; files without a password are left untouched.
-    Call it as soon as Hydra has made the run dir, before anything copies it.
-    """
-    changed: list[Path] = []
-    hydra_dir = Path(run_dir) / ".hydra"
-    for path in sorted(hydra_dir.glob("*.yaml")):
-        text = path.read_text()
-        redacted = redact_text(text)
-        if redacted == text:
-            continue
-        fd, tmp = tempfile.mkstemp(dir=hydra_dir, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(redacted)
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        changed.append(path)
-    if changed:
-        logger.info("masked URL passwords in %s", ", ".join(p.name for p in changed))
-    return changed

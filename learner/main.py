@@ -35,10 +35,8 @@ from omegaconf import DictConfig
 import conf
 from actors.spec import build_agent
 from conf.schema import Config
-from learner.checkpoint import redact_run_dir
-from learner.drivers import AsyncDriver, SyncDriver
-from learner.learner import resolve_device
-from learner.preflight import PreflightError, check_config, exit_on_error
+from learner.preflight import PreflightError, check_config, check_device, exit_on_error
+from learner.run_files import redact_run_dir
 from learner.run_state import RunState
 from learner.startup import Signals, StopRun, sweep_ray_processes
 from learner.system import build_system
@@ -50,7 +48,7 @@ logger = logging.getLogger(__name__)
 def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
     """Run one training job end to end; returns its summary (also in ``run_dir/summary.json``)."""
     check_config(cfg)  # values, the env id, optional packages: one line, nothing started
-    resolve_device(cfg.learner.device)  # learner.device=cuda without CUDA fails here, first
+    check_device(cfg.learner.device)  # learner.device=cuda without CUDA fails here, first
     table_config(cfg.replay)  # a deadlocking rate limiter fails here, before Redis starts
     agent = build_agent(cfg)  # an agent that cannot handle the env fails here
     run_dir = Path(run_dir)
@@ -58,6 +56,8 @@ def run(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
     st = RunState()
     with contextlib.ExitStack() as stack, Signals() as signals:
         system = build_system(cfg, agent, run_dir, st, stack, signals)
+        from learner.drivers import AsyncDriver, SyncDriver  # torch: imported by now
+
         driver = AsyncDriver(system) if cfg.mode == "async" else SyncDriver(system)
         summary = driver.run(stack)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=_json_default))

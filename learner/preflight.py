@@ -104,6 +104,17 @@ def check_config(cfg: conf.Config) -> None:
     check_optional_packages(cfg)
 
 
+def check_device(name: str) -> None:
+    """Fail on a ``learner.device`` this machine lacks (``cuda`` without CUDA, …). ``cpu``
+    and ``auto`` are always there and need no torch, which the launcher then imports
+    beside ``ray.init`` instead of before it."""
+    if name in ("cpu", "auto"):
+        return
+    from learner.learner import resolve_device  # torch: to ask it about the device
+
+    resolve_device(name)
+
+
 def split_argv(argv: Sequence[str]) -> tuple[list[str], set[str]]:
     """(overrides, flags) of a Hydra command line; ``hydra.*`` overrides are left out."""
     overrides: list[str] = []

@@ -4,7 +4,8 @@
 ``replay.redis_url`` is set) → replay table (the agent's transition spec) and weight
 store → learner (resumed, adopted or fresh; its first version published) and metrics,
 prepared in a thread while the main thread starts Ray (``ray.init`` must run in the
-main thread and mostly waits on its own processes); then the actor fleet. Everything it
+main thread and mostly waits on its own processes); then the actor fleet. torch is first
+imported in that thread: ``python -m learner.main`` reaches ``ray.init`` without it. Everything it
 opens is closed by the given ``ExitStack``, in reverse order.
 """
 
@@ -15,7 +16,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ray
 
@@ -24,7 +25,6 @@ from actors.spec import table_spec
 from agents import Agent
 from learner.fleet import ActorFleet
 from learner.judge import SelfPlayJudge
-from learner.learner import Learner, set_torch_threads
 from learner.lifecycle import TagLifecycle
 from learner.metrics import MetricsLogger
 from learner.preflight import resumed_budget_message
@@ -37,6 +37,9 @@ from replay.keys import RunKeys
 from replay.table import TableConfig
 from replay.weights import WeightStore
 from telemetry import install_logging, uninstall_logging
+
+if TYPE_CHECKING:
+    from learner.learner import Learner
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +68,8 @@ def _prepare(
     cfg: Any, agent: Agent, run_dir: Path, st: RunState, stack: contextlib.ExitStack
 ) -> System:
     """Redis, replay table, weight store, learner (first version published), metrics."""
+    from learner.learner import Learner  # torch (~1 s of imports) loads here, beside ray.init
+
     if cfg.replay.redis_url is None:
         server = EmbeddedRedis(maxmemory_mb=cfg.replay.maxmemory_mb)
         stack.callback(server.close)
@@ -169,6 +174,8 @@ def build_system(
         st.mark("ray_up")
     system = preparing.result()  # re-raises what the preparation raised
     st.mark("prepared")
+    from learner.learner import set_torch_threads
+
     set_torch_threads(cfg)  # per OS thread: the learner was built in another one
     signals.arm()
     system.fleet = ActorFleet(cfg, system.client.redis, system.url, system.namespace, system.tag)

@@ -98,6 +98,55 @@ def test_masked_next_actions_never_bootstrap_from_invalid_ones() -> None:
     np.testing.assert_allclose(prios[3:], np.abs(1.0 - q.numpy()[3:]) + 1e-3, rtol=1e-5)
 
 
+MASKED = gym.spaces.Dict(
+    {
+        "board": gym.spaces.Box(-1, 1, (3, 3), np.float32),
+        "action_mask": gym.spaces.MultiBinary(9),
+    }
+)
+
+
+def _torch_argmax(algo: DQN, obs: object) -> np.ndarray:
+    from agents.dqn.networks import obs_to_tensor
+
+    with torch.no_grad():
+        return algo.online(obs_to_tensor(obs, CPU)).argmax(1).numpy()
+
+
+def test_greedy_of_the_builtin_mlp_acts_on_numpy_like_the_torch_network() -> None:
+    cfg = _cfg("model.hidden_sizes=[32,32]")
+    algo = DQN(cfg.model, cfg.algo, BOX, 2, CPU, seed=3)
+    for i in range(20):  # weights away from their initial values
+        algo.update(TorchBatch.from_numpy(_batch(seed=i), np.ones(32, np.float32), CPU))
+    obs = np.random.default_rng(1).uniform(-1, 1, (256, 3)).astype(np.float32)
+    act = algo.greedy()
+    np.testing.assert_array_equal(act(obs), _torch_argmax(algo, obs))
+    assert "torch" not in type(act(obs)).__module__  # a numpy array, not a tensor
+
+    # a masked Dict observation: never a masked action, the same pick as torch
+    masked = DQN(cfg.model, cfg.algo, MASKED, 9, CPU, seed=4)
+    rng = np.random.default_rng(2)
+    mask = rng.random((64, 9)) < 0.4
+    mask[np.arange(64), rng.integers(0, 9, 64)] = True
+    dict_obs = {"board": rng.uniform(-1, 1, (64, 3, 3)).astype(np.float32), "action_mask": mask}
+    picks = masked.greedy()(dict_obs)
+    assert mask[np.arange(64), picks].all()
+    np.testing.assert_array_equal(picks, _torch_argmax(masked, dict_obs))
+
+
+def test_greedy_is_a_snapshot_of_the_weights_it_was_made_from() -> None:
+    cfg = _cfg("model.hidden_sizes=[32]", "algo.lr=0.05")
+    algo = DQN(cfg.model, cfg.algo, BOX, 2, CPU, seed=0)
+    obs = np.random.default_rng(0).uniform(-1, 1, (512, 3)).astype(np.float32)
+    before = algo.greedy()
+    first = before(obs)
+    for i in range(50):
+        algo.update(TorchBatch.from_numpy(_batch(seed=i), np.ones(32, np.float32), CPU))
+    assert not np.array_equal(_torch_argmax(algo, obs), first)  # the network moved
+    np.testing.assert_array_equal(before(obs), first)
+    np.testing.assert_array_equal(algo.greedy()(obs), _torch_argmax(algo, obs))
+
+
 def test_updates_fit_a_fixed_batch_and_target_syncs_on_schedule() -> None:
     cfg = _cfg("algo.target_update_interval_updates=50", "algo.lr=0.01")
     algo = DQN(cfg.model, cfg.algo, BOX, 2, CPU, seed=0)
