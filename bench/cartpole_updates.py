@@ -13,7 +13,7 @@ What it models of the pipeline: ``--spu`` env steps per update (the rate limiter
 prefetcher drawing ``--group`` batches per sampler call, split every group-th draw
 (``--contiguous`` splits in slices, as the prefetcher did before ``eb11711``).
 
-    python bench/cartpole_updates.py --seeds 1 2 3 4 5 6 --lr 2e-3 --tui 50 --hidden 128,128
+    python bench/cartpole_updates.py --seeds 1 2 3 4 5 6 7 8 9 10 11 12 --lr 4e-3 --tui 25
 """
 
 from __future__ import annotations
@@ -150,9 +150,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6])
-    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--lr", type=float, default=4e-3)
     p.add_argument("--batch", type=int, default=128)
-    p.add_argument("--tui", type=int, default=50, help="updates between target copies")
+    p.add_argument("--tui", type=int, default=25, help="updates between target copies")
     p.add_argument("--n", type=int, default=3, help="n-step")
     p.add_argument("--hidden", default="128,128")
     p.add_argument("--envs", type=int, default=16, help="actor envs (the ε ladder's slots)")

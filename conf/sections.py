@@ -104,18 +104,19 @@ class DQNConfig(AlgoConfig):
     """Ape-X DQN: double Q, dueling heads, n-step targets, prioritized replay, ε ladder.
 
     The defaults are what ``algo=dqn`` runs (tuned for CartPole, docs/benchmarks.md,
-    "CartPole tuning"): a target copy every 50 updates moves values along the 500-step
-    episodes ~5x sooner than every 250, and lr 2e-3 keeps up with it.
+    "CartPole tuning"): a target copy every 25 updates moves values along the 500-step
+    episodes 10x sooner than every 250, and lr 4e-3 keeps up with it (median updates to
+    solve over 12 seeds: 2,250, against 4,625 at lr 2e-3 / every 50).
     """
 
     # Double DQN: the online net picks the next action, the target net scores it.
     double_q: bool = True
     # Adam learning rate.
-    lr: float = 2e-3
+    lr: float = 4e-3
     # Adam epsilon.
     adam_eps: float = 1e-5
     # Learner updates between hard copies of the online net into the target net.
-    target_update_interval_updates: int = 50
+    target_update_interval_updates: int = 25
     # Global gradient-norm clip (0 disables).
     max_grad_norm: float = 10.0
     # Huber loss threshold (delta) on the TD error.
@@ -223,8 +224,10 @@ class LearnerConfig:
     resume: bool = False
     # A checkpoint folder to resume from (implies resume); null: newest in checkpoint_dir.
     resume_from: str | None = None
-    # Seconds between greedy evaluations in the learner (0: only at the end).
-    eval_interval_s: float = 1.0
+    # Seconds between greedy evaluations in the learner (0: only at the end). A CartPole
+    # screen costs ~25 ms on the numpy forward, so checking twice a second catches a
+    # solving policy sooner at ~5% of the learner (eval_max_time_fraction caps the rest).
+    eval_interval_s: float = 0.5
     # Learner updates between greedy evaluations, in place of eval_interval_s (0: by
     # seconds). Counted in updates, a mode=sync run evaluates at the same points every time.
     eval_interval_updates: int = 0
