@@ -32,7 +32,11 @@ class ForwardTask:
     left in place, 2 turn right in place, 3 stop. Reward per step:
     ``progress_reward_per_m`` x the forward distance the wheels travelled (from
     the encoders) ``- step_penalty``; a bump costs ``bump_penalty`` and ends the
-    episode (``terminated``) when ``terminate_on_bump``.
+    episode (``terminated``) when ``terminate_on_bump``. Safety shaping: while the
+    new distance reading is below ``near_threshold`` of the sensor's range, a step
+    also costs ``near_penalty`` x how far below, as a fraction of the threshold (0
+    at the threshold, the whole ``near_penalty`` at a reading of 0); the defaults
+    (0, 0) leave the reward as it was.
     """
 
     forward_dps: float = 360.0
@@ -45,6 +49,8 @@ class ForwardTask:
     step_penalty: float = 0.0
     terminate_on_bump: bool = True
     history: int = 1
+    near_threshold: float = 0.0
+    near_penalty: float = 0.0
 
     name = "forward"
     reading_dim = 3
@@ -56,6 +62,20 @@ class ForwardTask:
         self.history = int(self.history)
         if not 1 <= self.history <= MAX_HISTORY:
             raise ValueError(f"history={self.history} must be 1..{MAX_HISTORY} readings")
+        self.near_threshold = _number("near_threshold", self.near_threshold)
+        self.near_penalty = _number("near_penalty", self.near_penalty)
+        if not 0.0 <= self.near_threshold < 1.0:
+            raise ValueError(
+                f"near_threshold={self.near_threshold} must be a fraction of the sensor's "
+                "range in [0, 1)"
+            )
+        if self.near_penalty < 0.0:
+            raise ValueError(f"near_penalty={self.near_penalty} must be >= 0 (a cost per step)")
+        if self.near_penalty > 0.0 and self.near_threshold == 0.0:
+            raise ValueError(
+                f"near_penalty={self.near_penalty} needs near_threshold > 0 (the reading "
+                "below which a step costs it)"
+            )
 
     @property
     def obs_dim(self) -> int:
@@ -109,13 +129,36 @@ class ForwardTask:
         d_right = reading.right_encoder_deg - prev.right_encoder_deg
         return 0.5 * (d_left + d_right) / 360.0 * math.pi * self.wheel_diameter_mm / 1000.0
 
+    def nearness(self, reading: SensorReading) -> float:
+        """How far the distance reading is below ``near_threshold``, as a fraction of it:
+        0 at or above the threshold, 1 at a reading of 0 (0 when the threshold is 0)."""
+        if self.near_threshold <= 0.0:
+            return 0.0
+        d = min(max(reading.distance_mm / self.distance_max_mm, 0.0), 1.0)
+        return max(0.0, self.near_threshold - d) / self.near_threshold
+
     def reward(self, prev: SensorReading, reading: SensorReading) -> tuple[float, bool, float]:
         """(reward, terminated, forward metres) for the step from ``prev`` to ``reading``."""
         progress_m = self.forward_m(prev, reading)
         reward = self.progress_reward_per_m * progress_m - self.step_penalty
+        if self.near_penalty > 0.0:
+            reward -= self.near_penalty * self.nearness(reading)
         if reading.bumped:
             reward -= self.bump_penalty
         return float(reward), bool(reading.bumped and self.terminate_on_bump), progress_m
+
+
+def _number(name: str, value: Any) -> float:
+    """``value`` as a finite float, or a ValueError naming the parameter."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name}={value!r} must be a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} must be a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name}={value!r} must be finite")
+    return number
 
 
 TASKS: dict[str, type[ForwardTask]] = {"forward": ForwardTask}

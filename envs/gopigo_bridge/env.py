@@ -43,7 +43,10 @@ class GoPiGoEnv(gym.Env):
 
     ## Rewards
     ``progress_reward_per_m`` (10) per metre driven forward (from the encoders),
-    ``- bump_penalty`` (5) on a bump, ``- step_penalty`` (0) per step.
+    ``- bump_penalty`` (5) on a bump, ``- step_penalty`` (0) per step, and, with
+    ``task_params`` ``near_threshold`` / ``near_penalty`` (default 0: off), up to
+    ``near_penalty`` per step while the distance reading is below ``near_threshold``
+    of its range (growing linearly as it falls; ``robot_edge.task.ForwardTask``).
 
     ## Episode end
     Terminated on a bump; truncated by the time limit (``max_episode_steps`` = 200
@@ -121,15 +124,21 @@ class GoPiGoEnv(gym.Env):
         info = self.client.info
         assert info is not None
         self.robot_info = info
-        self.task = make_task(
-            task,
-            **{
-                "max_dps": info.max_dps,
-                "distance_max_mm": info.distance_max_mm,
-                "wheel_diameter_mm": info.wheel_diameter_mm,
-                **(task_params or {}),
-            },
-        )
+        try:
+            self.task = make_task(
+                task,
+                **{
+                    "max_dps": info.max_dps,
+                    "distance_max_mm": info.distance_max_mm,
+                    "wheel_diameter_mm": info.wheel_diameter_mm,
+                    **(task_params or {}),
+                },
+            )
+        except BaseException:  # a bad task parameter: leave no link or edge process behind
+            self.client.close()
+            if self._local is not None:
+                self._local.stop()
+            raise
         self.action_space: spaces.Space = (
             spaces.Discrete(self.task.n_actions)
             if action_mode == "discrete"

@@ -4,13 +4,15 @@ and the trained weights drive the robot on-device (numpy inference on the edge).
 ``python -m learner.main experiment=gopigo mode=sync``: the preset's one Ray actor with its
 own local sim edge process, a learner, a private Redis. With one actor the seeded sync run
 is reproducible, on a quiet box and beside three busy loops alike (two actors interleave
-their inserts by timing: 12.2 on a quiet box, 22.7 under load). The preset's final greedy
-evaluation is 20 fixed-seed episodes: random play scores ~0.4 and driving straight on
-~1.6 there; after 24,000 env steps (3,000 updates at the preset's one update per 8 env
-steps) this run scores 27.2, 11 of the 20 episodes reaching the time limit without a
-bump, so the test asserts a return of 12 or more. The edge, run with the preset's
-observation history (it computes the window itself), drives 10 episodes with the trained
-weights (29.0 on average) and must average ``EDGE_MIN`` or more.
+their inserts by timing). The preset's final greedy evaluation is 20 fixed-seed episodes
+scored with the preset's shaped return (10 per metre, -5 for a bump, up to -0.75 a step
+while the distance reading is below 0.35 of its range): random play scores -39.0 and
+driving straight on -10.2 there; after 24,000 env steps (3,000 updates at the preset's one
+update per 8 env steps) this run scores 17.3, 15 of the 20 episodes reaching the time limit
+without a bump, so the test asserts a return of 12 or more. The edge, run with the preset's
+observation history (it computes the window itself), reports the plain return (no
+shaping: random play ~2, straight on ~1): it drives 10 episodes with the trained weights (31.7
+on average) and must average ``EDGE_MIN`` or more.
 """
 
 from __future__ import annotations
