@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 #: How long the actor keeps acting through a Redis outage before failing (Ray restarts it).
 OUTAGE_TOLERANCE_S = 60.0
+#: Once stopping, the most a send waits for rate-limiter credit (the learner gives none).
+STOPPING_SEND_MS = 100
 T = TypeVar("T")
 
 
@@ -121,6 +123,7 @@ class ActorWorker:
         self._last_poll = 0.0
         self._beat = HeartbeatClock(spec.actors.heartbeat_interval_s)
         self._blocked_flushes = 0
+        self._flush_ms = int(self.spec.replay.flush_timeout_ms)  # a send's wait for credit
         self._redis_errors = 0
         self._outage_since: float | None = None
 
@@ -215,22 +218,20 @@ class ActorWorker:
 
     def _send(self, send: Callable[[int], Any]) -> bool:
         """Call a writer's send, blocking while the replay's rate limiter holds inserts back
-        (Reverb semantics), but leaving promptly when stop() is called."""
+        (Reverb semantics), but leaving promptly when stop() is called (then each send
+        waits at most ``STOPPING_SEND_MS``, not a whole ``flush_timeout_ms``)."""
         t0 = time.perf_counter()
         sent_before = self._writer.transitions_sent
         try:
             while True:
                 try:
-                    send(self.spec.replay.flush_timeout_ms)
+                    send(STOPPING_SEND_MS if self._stop_event.is_set() else self._flush_ms)
                     return self._writer.transitions_sent > sent_before
                 except ReplayTimeoutError:
                     self._blocked_flushes += 1
                     if self._stop_event.is_set():  # the run is ending: the learner stopped sampling
-                        logger.info(
-                            "actor %d stopping with %d transitions held back by the rate limiter",
-                            self.actor_id,
-                            self._writer.pending_transitions,
-                        )
+                        held = self._writer.pending_transitions
+                        logger.info("actor %d stopping, %d held back", self.actor_id, held)
                         return False
                     if self._beat.due(time.monotonic(), self._env_steps):
                         self.heartbeat()
@@ -373,7 +374,7 @@ class ActorWorker:
         # Stopped with the run (stop() or the stop key): the learner no longer samples, so
         # chunks the rate limiter holds back will not be let in; do not wait for them.
         stopping = self._stop_event.is_set()
-        close_ms = 100 if stopping else self.spec.replay.flush_timeout_ms
+        close_ms = STOPPING_SEND_MS if stopping else self._flush_ms
         for what, fn in (
             ("flush", lambda: self._write(force=True)),
             ("writer", lambda: self._writer.close(timeout_ms=close_ms)),

@@ -229,6 +229,7 @@ class Driver:
         try:
             st.mark("train_end")
             learner.stop_prefetch()
+            st.mark("sampler_stopped")
             self.fleet.stop()  # type: ignore[union-attr]
             st.mark("actors_stopped")
             with contextlib.suppress(Exception):

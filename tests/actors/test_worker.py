@@ -12,9 +12,11 @@ import redis
 import torch
 
 from actors.reporting import ACTOR_PROTOCOL_VERSION, HEARTBEAT_EVERY_STEPS
-from actors.spec import ActorConfigError
+from actors.spec import ActorConfigError, build_agent
 from actors.worker import ActorWorker
 from agents.dqn.networks import build_q_network
+from conf import from_container
+from replay import ReplayClient, TableConfig
 from replay.keys import RunKeys
 
 TAG = "cartpole-test"  # the tag the `publish` fixture (conftest.py) writes to
@@ -199,6 +201,44 @@ def test_run_ends_on_stop_key_and_on_stop(make_cfg, replay_table, redis_url, nam
             worker.collect(2)
     finally:
         r.close()
+
+
+def test_stop_leaves_a_rate_limited_run_within_one_flush_timeout(
+    make_cfg, redis_url, namespace
+) -> None:
+    """An actor the rate limiter holds back (nobody samples) leaves run() within the send
+    already waiting (one replay.flush_timeout_ms) once stop() is called: the run's last
+    flush and the close's flush wait STOPPING_SEND_MS each, not a whole timeout each
+    (three timeouts in all before: ~2.9 s of every default run's teardown)."""
+    flush_ms = 2_000
+    cfg = make_cfg(f"replay.flush_timeout_ms={flush_ms}")
+    client = ReplayClient(redis_url, namespace=namespace)
+    # 1 sample per insert with a small buffer: inserts stop ~32 transitions past min size
+    limited = TableConfig(
+        "replay", capacity=50_000, min_size_to_sample=64, samples_per_insert=1.0, error_buffer=32
+    )
+    client.create_table(limited, build_agent(from_container(cfg)).transition_spec())
+    worker = ActorWorker.from_config(cfg, 0, redis_url, namespace, TAG)
+    out: dict = {}
+    thread = threading.Thread(target=lambda: out.update(worker.run()))
+    try:
+        thread.start()
+        deadline = time.monotonic() + 20
+        while worker.stats()["blocked_flushes"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert worker.stats()["blocked_flushes"] > 0, "the rate limiter never held the actor back"
+        held = client.size("replay")
+        stopped_at = time.monotonic()
+        worker.stop()
+        thread.join(timeout=30)
+        took = time.monotonic() - stopped_at
+        assert not thread.is_alive() and worker.is_stopped()
+        assert client.size("replay") == held  # nothing let in past the limiter
+        # the send in flight ends within one timeout; each later one within 0.1 s
+        assert took < 1.5 * flush_ms / 1000, f"run() took {took:.2f} s to end after stop()"
+    finally:
+        worker.stop()
+        client.close()
 
 
 def test_budget_and_bad_config(make_cfg, replay_table, redis_url, namespace) -> None:
