@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from agents.core import AgentLearner, Batch, Metadata, Observation, Tensors
+from agents.optim import Adam
 from agents.sac.networks import DeterministicActor, GaussianActor, TwinQ
 from agents.sac.spec import SACSpaces, initial_actor
 from conf.schema import SACConfig
@@ -47,7 +48,7 @@ class SACBatch:
     weights: Tensor | None
 
 
-def _optimizer_tensors(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, Tensor], dict]:
+def _optimizer_tensors(opt: Adam, prefix: str) -> tuple[dict[str, Tensor], dict]:
     state = opt.state_dict()
     tensors: dict[str, Tensor] = {}
     keys: dict[str, dict[str, bool]] = {}
@@ -61,7 +62,7 @@ def _optimizer_tensors(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[st
 
 
 def _load_optimizer(
-    opt: torch.optim.Optimizer, tensors: Mapping[str, Any], prefix: str, extras: Mapping[str, Any]
+    opt: Adam, tensors: Mapping[str, Any], prefix: str, extras: Mapping[str, Any]
 ) -> None:
     state: dict[str, Any] = {"state": {}, "param_groups": extras["param_groups"]}
     for pid, keys in extras["tensor_keys"].items():
@@ -102,12 +103,12 @@ class SACLearner(AgentLearner):
         self._load_actor(initial_actor(spaces, cfg, int(seed)))
         self.qf = TwinQ(spaces.obs_dim, spaces.action_dim, hidden).to(self.device)
         self.qf_target = copy.deepcopy(self.qf).requires_grad_(False)
-        self.q_opt = torch.optim.Adam(self.qf.parameters(), lr=cfg.q_lr)
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.policy_lr)
+        self.q_opt = Adam(self.qf.parameters(), lr=cfg.q_lr)
+        self.actor_opt = Adam(self.actor.parameters(), lr=cfg.policy_lr)
         self.log_alpha = torch.full(
             (1,), math.log(cfg.alpha_init), device=self.device, requires_grad=cfg.autotune
         )
-        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=cfg.alpha_lr)
+        self.alpha_opt = Adam([self.log_alpha], lr=cfg.alpha_lr)
         self.target_entropy = float(cfg.target_entropy_per_action_dim) * spaces.action_dim
         self.updates = 0
         self._last: dict[str, float] = {"losses/actor_loss": 0.0, "losses/alpha_loss": 0.0}
