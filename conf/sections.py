@@ -237,6 +237,9 @@ class LearnerConfig:
     # Most of the wall time periodic evaluations may take: after an evaluation that took
     # d seconds the next waits at least d / eval_max_time_fraction (0: no such limit).
     eval_max_time_fraction: float = 0.05
+    # Async mode on a local Ray: while Ray starts (~3-4 s on 2 cores), the learner trains on
+    # an in-process actor's data, for at most this many seconds (0: wait for the Ray actors).
+    warm_start_max_s: float = 10.0
     # Torch intra-op threads of the learner (0: torch's default).
     torch_threads: int = 1
     # Async mode: sample in a child process (python -m replay.sampler_process) instead of

@@ -140,6 +140,7 @@ def validate(cfg: Any) -> None:
     _check(cfg, "learner.eval_interval_updates", _nonneg, ">= 0")
     _check(cfg, "learner.eval_screen_episodes", _nonneg, ">= 0")
     _check(cfg, "learner.eval_max_time_fraction", lambda v: 0 <= v <= 1, "in [0, 1]")
+    _check(cfg, "learner.warm_start_max_s", lambda v: v >= 0, ">= 0")
     _check(cfg, "learner.torch_threads", _nonneg, ">= 0")
     _check(cfg, "learner.sample_timeout_ms", _pos, "> 0")
     _check(cfg, "learner.gate_margin", _nonneg, ">= 0")

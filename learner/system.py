@@ -4,7 +4,9 @@
 ``replay.redis_url`` is set) → replay table (the agent's transition spec) and weight
 store → learner (resumed, adopted or fresh; its first version published) and metrics,
 prepared in a thread while the main thread starts Ray (``ray.init`` must run in the
-main thread and mostly waits on its own processes); then the actor fleet. torch is first
+main thread and mostly waits on its own processes); until Ray is up, that thread trains
+the learner on an in-process actor's data (:mod:`learner.warm_start`); then the actor
+fleet. torch is first
 imported in that thread: ``python -m learner.main`` reaches ``ray.init`` without it. Everything it
 opens is closed by the given ``ExitStack``, in reverse order.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +33,7 @@ from learner.metrics import MetricsLogger
 from learner.preflight import resumed_budget_message
 from learner.run_state import RunState
 from learner.startup import Signals, start_ray, stop_ray
+from learner.warm_start import warm_start, warm_start_applies
 from replay import ReplayClient
 from replay.config import table_config
 from replay.embedded import EmbeddedRedis
@@ -64,10 +68,16 @@ class System:
     judge: SelfPlayJudge | None = None  # selfplay.game: versions judged in the arena
 
 
-def _prepare(
-    cfg: Any, agent: Agent, run_dir: Path, st: RunState, stack: contextlib.ExitStack
+def prepare_system(
+    cfg: Any,
+    agent: Agent,
+    run_dir: Path,
+    st: RunState,
+    stack: contextlib.ExitStack,
+    ray_started: threading.Event | None = None,
 ) -> System:
-    """Redis, replay table, weight store, learner (first version published), metrics."""
+    """Redis, replay table, weight store, learner (first version published), metrics; then,
+    until Ray is up, the learner trains on an in-process actor's data (learner/warm_start.py)."""
     from learner.learner import Learner  # torch (~1 s of imports) loads here, beside ray.init
 
     if cfg.replay.redis_url is None:
@@ -146,6 +156,13 @@ def _prepare(
     )
     if cfg.selfplay.game is not None:
         system.judge = SelfPlayJudge(cfg, agent, store, tag, run_dir, lifecycle)
+    if ray_started is not None and not ray_started.is_set():
+        left = cfg.budget.env_steps - st.env_steps_base if cfg.budget.env_steps else None
+        steps = warm_start(cfg, learner, url, namespace, tag, ray_started, left)
+        install_logging(cfg.logging, namespace, tag, redis_url=url)  # the actor replaced it
+        st.env_steps_base += steps
+        st.env_steps = max(st.env_steps, st.env_steps_base)
+        st.mark("warm_start_done")
     return system
 
 
@@ -167,10 +184,17 @@ def build_system(
     prep_stack = contextlib.ExitStack()
     stack.push(prep_stack)  # Redis, learner, metrics: closed after Ray is down
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fsrl-prepare") as pool:
-        preparing = pool.submit(_prepare, cfg, agent, run_dir, st, prep_stack)
+        ray_started = threading.Event()  # ends the warm start
+        warm = warm_start_applies(cfg) and not ray.is_initialized()
+        preparing = pool.submit(
+            prepare_system, cfg, agent, run_dir, st, prep_stack, ray_started if warm else None
+        )
         if not ray.is_initialized():  # ours to stop, even if a signal interrupts ray.init
             stack.callback(stop_ray)
-        start_ray(cfg.ray)  # leaving the block waits for the preparation
+        try:
+            start_ray(cfg.ray)  # leaving the block waits for the preparation
+        finally:
+            ray_started.set()
         st.mark("ray_up")
     system = preparing.result()  # re-raises what the preparation raised
     st.mark("prepared")
@@ -184,4 +208,4 @@ def build_system(
     return system
 
 
-__all__ = ["System", "build_system"]
+__all__ = ["System", "build_system", "prepare_system"]
