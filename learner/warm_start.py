@@ -22,6 +22,8 @@ import threading
 import time
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 from actors.spec import ActorSpec
 from actors.worker import ActorWorker
 from replay.keys import RunKeys
@@ -62,12 +64,30 @@ def warm_start(
     spec = ActorSpec.from_config(cfg, 0, url, namespace, tag)
     spec = dataclasses.replace(spec, seed=spec.seed + SEED_SHIFT)
     deadline = time.monotonic() + float(cfg.learner.warm_start_max_s)
+    cap = env_steps_left
+    if until.is_set() or (cap is not None and cap < STEPS_PER_ENV * int(cfg.actors.envs_per_actor)):
+        return 0
+    # One BLAS thread while Ray starts: OpenBLAS's fork handler waits for its threads, and
+    # with a matmul of this thread using them, ray.init's next Popen hung for good.
+    from learner.learner import set_torch_threads  # torch is loaded by now (the learner)
+
+    set_torch_threads(cfg)  # per OS thread: this one trains from here on
+    with threadpool_limits(limits=1, user_api="blas"):
+        steps = _collect_and_train(cfg, learner, spec, until, deadline, cap)
+    return steps
+
+
+def _collect_and_train(
+    cfg: Any,
+    learner: Any,
+    spec: ActorSpec,
+    until: threading.Event,
+    deadline: float,
+    cap: int | None,
+) -> int:
     turn = STEPS_PER_ENV * int(cfg.actors.envs_per_actor)
     publish_every = max(1, int(cfg.learner.publish_interval_updates))
     min_size = int(cfg.replay.min_size_to_sample)
-    cap = env_steps_left if env_steps_left is not None else None
-    if until.is_set() or (cap is not None and cap < turn):
-        return 0
     worker = ActorWorker(spec)
     steps, published_at = 0, learner.counters.updates
     started = time.monotonic()
@@ -87,7 +107,7 @@ def warm_start(
     finally:
         worker.stop()
         # the Ray actor 0 writes its own life hash from 0: the warm steps are returned instead
-        learner.client.redis.delete(RunKeys(namespace).actor_life(0))
+        learner.client.redis.delete(RunKeys(spec.namespace).actor_life(0))
     if learner.counters.updates > published_at:
         learner.publish()
     logger.info(
