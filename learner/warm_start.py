@@ -64,17 +64,16 @@ def warm_start(
     spec = ActorSpec.from_config(cfg, 0, url, namespace, tag)
     spec = dataclasses.replace(spec, seed=spec.seed + SEED_SHIFT)
     deadline = time.monotonic() + float(cfg.learner.warm_start_max_s)
-    cap = env_steps_left
-    if until.is_set() or (cap is not None and cap < STEPS_PER_ENV * int(cfg.actors.envs_per_actor)):
+    turn = STEPS_PER_ENV * int(cfg.actors.envs_per_actor)
+    if until.is_set() or (env_steps_left is not None and env_steps_left < turn):
         return 0
-    # One BLAS thread while Ray starts: OpenBLAS's fork handler waits for its threads, and
-    # with a matmul of this thread using them, ray.init's next Popen hung for good.
     from learner.learner import set_torch_threads  # torch is loaded by now (the learner)
 
     set_torch_threads(cfg)  # per OS thread: this one trains from here on
+    # One BLAS thread while Ray starts: OpenBLAS's fork handler waits for its threads, and
+    # with a matmul of this thread using them, ray.init's next Popen hung for good.
     with threadpool_limits(limits=1, user_api="blas"):
-        steps = _collect_and_train(cfg, learner, spec, until, deadline, cap)
-    return steps
+        return _collect_and_train(cfg, learner, spec, until, deadline, env_steps_left)
 
 
 def _collect_and_train(

@@ -72,7 +72,7 @@ def test_its_time_limit_ends_it_when_ray_is_slow(
     run_cfg: Callable[..., Config], tmp_path: Path
 ) -> None:
     cfg = run_cfg("budget.env_steps=null", "learner.warm_start_max_s=1.0")
-    st, seen, took = _prepared(cfg, tmp_path, ray_up_after_s=30.0)
+    st, _, took = _prepared(cfg, tmp_path, ray_up_after_s=30.0)
     assert took < 10.0
     assert st.env_steps_base > 0
 
